@@ -1,0 +1,80 @@
+"""Messages between the gateway and the workers: actor name, queue and payload.
+
+The gateway enqueues by name (:func:`send`), so it never imports worker code;
+the workers declare their actors with :func:`actor_options`. Payloads are
+pydantic models carried as the message's keyword arguments (plain JSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import dramatiq
+from pydantic import BaseModel, ConfigDict
+
+from shared.settings import Settings
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Payload(BaseModel):
+    """Base of every message payload: strict about unknown fields, JSON only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class MessageSpec(Generic[P]):
+    """What both sides agree on for one actor."""
+
+    actor_name: str
+    queue: str
+    payload: type[P]
+
+    def queue_name(self, settings: Settings) -> str:
+        """The RabbitMQ queue, with the per-installation (or per-test-run) prefix."""
+        return f"{settings.queue_prefix}{self.queue}"
+
+    def actor_options(self, settings: Settings) -> dict[str, Any]:
+        """Keyword arguments for ``dramatiq.actor`` in the worker that implements it."""
+        return {"actor_name": self.actor_name, "queue_name": self.queue_name(settings)}
+
+    def parse(self, kwargs: dict[str, Any]) -> P:
+        """Validate a received message's keyword arguments into the payload model."""
+        return self.payload.model_validate(kwargs)
+
+
+def build_message(spec: MessageSpec[P], payload: P, settings: Settings) -> dramatiq.Message[Any]:
+    return dramatiq.Message(
+        queue_name=spec.queue_name(settings),
+        actor_name=spec.actor_name,
+        args=(),
+        kwargs=payload.model_dump(mode="json"),
+        options={},
+    )
+
+
+def send(
+    broker: dramatiq.Broker,
+    spec: MessageSpec[P],
+    payload: P,
+    settings: Settings,
+    *,
+    delay_ms: int | None = None,
+) -> dramatiq.Message[Any]:
+    """Enqueue ``payload`` for the actor named by ``spec``; returns the sent message."""
+    return broker.enqueue(build_message(spec, payload, settings), delay=delay_ms)
+
+
+# --- the messages ----------------------------------------------------------------
+
+
+class Ping(Payload):
+    """Round-trip probe: the worker writes ``value`` to Redis key ``Keys.probe(token)``."""
+
+    token: str
+    value: str
+
+
+PING = MessageSpec("ping", "proxbox.control", Ping)

@@ -1,0 +1,42 @@
+"""The one place Redis clients are built.
+
+redis-py 8 gives every connection a 5 s ``socket_timeout`` by default, which turns
+any blocking read (XREAD BLOCK, BLPOP, dramatiq's rate-limiter waits) of 5 s or
+more into ``TimeoutError``. Passing ``socket_timeout`` next to ``url=`` is dropped
+when the URL builds the pool, so we build the pool from the URL ourselves and
+choose the timeout per use: short for request/response, none for blocking readers.
+"""
+
+from __future__ import annotations
+
+import redis
+import redis.asyncio as aioredis
+
+from shared.settings import Settings
+
+#: Timeout for ordinary commands: a cache GET must fail open fast.
+COMMAND_TIMEOUT_S = 2.0
+#: Connect timeout for every client.
+CONNECT_TIMEOUT_S = 2.0
+
+
+def sync_client(settings: Settings, *, blocking: bool = False) -> redis.Redis:
+    """A redis-py client. ``blocking=True`` removes the socket timeout (XREAD BLOCK etc.)."""
+    pool = redis.ConnectionPool.from_url(
+        settings.redis_url,
+        socket_timeout=None if blocking else COMMAND_TIMEOUT_S,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        health_check_interval=30,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def async_client(settings: Settings, *, blocking: bool = False) -> aioredis.Redis:
+    """An asyncio client for the gateway; same timeout rules as :func:`sync_client`."""
+    pool = aioredis.ConnectionPool.from_url(
+        settings.redis_url,
+        socket_timeout=None if blocking else COMMAND_TIMEOUT_S,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        health_check_interval=30,
+    )
+    return aioredis.Redis(connection_pool=pool)

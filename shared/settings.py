@@ -1,0 +1,133 @@
+"""One settings object, read once from ``PROXBOX_*`` environment variables.
+
+A wrong value fails at start with :class:`shared.errors.ConfigurationError`,
+whose message names the environment variable (not the Python field).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigurationError
+
+ENV_PREFIX = "PROXBOX_"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("proxbox-mq", appauthor=False))
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'proxbox.sqlite3'}"
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class Settings(BaseSettings):
+    """Every knob of proxbox-mq. Environment variable = ``PROXBOX_`` + field name, upper case."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- services -----------------------------------------------------------------
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = Field(default_factory=default_database_url)
+    #: Prefix of every Redis key we write (tests give each run its own).
+    redis_prefix: str = "proxbox"
+    #: Prefix of every RabbitMQ queue name (tests give each run its own).
+    queue_prefix: str = ""
+    strict_startup: bool = False
+
+    # --- the shared NetBox GET cache ---------------------------------------------
+    netbox_get_cache_ttl: NonNegativeInt = 60
+    netbox_get_cache_max_entries: PositiveInt = 4096
+    netbox_get_cache_max_bytes: PositiveInt = 52_428_800
+
+    # --- gateway --------------------------------------------------------------------
+    gateway_host: str = "127.0.0.1"
+    gateway_port: Annotated[int, Field(gt=0, lt=65536)] = 8800
+
+    # --- workers --------------------------------------------------------------------
+    worker_processes: PositiveInt = 2
+    worker_threads: PositiveInt = 8
+    #: Longest a single actor may run (ms); must stay under RabbitMQ's consumer_timeout (30 min).
+    actor_time_limit_ms: Annotated[int, Field(gt=0, le=1_500_000)] = 600_000
+    #: Retry back-off ceiling (ms); delayed messages sit unacked in worker memory until due.
+    actor_max_backoff_ms: Annotated[int, Field(gt=0, le=900_000)] = 300_000
+    actor_max_retries: NonNegativeInt = 5
+
+    # --- logging --------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+
+    @field_validator("broker_url")
+    @classmethod
+    def _amqp_scheme(cls, value: str) -> str:
+        if not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("must be an amqp:// or amqps:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlalchemy_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _prefix_chars(cls, value: str) -> str:
+        if not value or any(ch in value for ch in " {}*?[]"):
+            raise ValueError("must be non-empty, without spaces, braces or glob characters")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the driver we ship (psycopg 3) for bare postgresql:// URLs."""
+        for bare in ("postgresql://", "postgres://"):
+            if self.database_url.startswith(bare):
+                return "postgresql+psycopg://" + self.database_url[len(bare) :]
+        return self.database_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus explicit overrides) into a :class:`Settings`.
+
+    Raises :class:`ConfigurationError` naming each wrong environment variable.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            value = error.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}{shown}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
