@@ -1,0 +1,1 @@
+"""proxbox-mq gateway: a thin Starlette app. Never imports worker code."""

@@ -1,0 +1,1 @@
+"""proxbox-mq workers: Dramatiq actors. Never imported by the gateway."""
