@@ -35,7 +35,9 @@ STATUS_OF: dict[type[Exception], int] = {
 }
 
 
-def error_response(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, detail: object, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 

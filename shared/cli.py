@@ -89,7 +89,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="proxbox-mq", description="proxbox-mq: Proxmox VE to NetBox sync over RabbitMQ")
+    parser = argparse.ArgumentParser(
+        prog="proxbox-mq", description="proxbox-mq: Proxmox VE to NetBox sync over RabbitMQ"
+    )
     parser.add_argument("--version", action="version", version=f"proxbox-mq {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -47,6 +47,63 @@ class Keys:
         """Namespace of the NetBox GET cache; ``shared.netbox.cache`` derives its keys here."""
         return f"{self.prefix}:nbcache"
 
+    # The Lua scripts in ``shared/netbox/cache_scripts.py`` derive these same names
+    # from ``nbcache`` (passed as KEYS[1]); keep both in step (a test checks it).
+    def nbcache_entry(self, entry_id: str) -> str:
+        """String: one cached response (``<endpoint>:<scope>:<path>[?query]``)."""
+        return f"{self.nbcache}:e:{entry_id}"
+
+    @property
+    def nbcache_lru(self) -> str:
+        """Sorted set: entry id -> last access (server time, microseconds)."""
+        return f"{self.nbcache}:lru"
+
+    @property
+    def nbcache_expiry(self) -> str:
+        """Sorted set: entry id -> expiry (server time, microseconds)."""
+        return f"{self.nbcache}:exp"
+
+    @property
+    def nbcache_sizes(self) -> str:
+        """Hash: entry id -> stored bytes."""
+        return f"{self.nbcache}:sz"
+
+    @property
+    def nbcache_bytes(self) -> str:
+        """String: running total of stored bytes."""
+        return f"{self.nbcache}:bytes"
+
+    @property
+    def nbcache_stats(self) -> str:
+        """Hash: global counters (hits, misses, evictions_*, invalidations, ...)."""
+        return f"{self.nbcache}:stats"
+
+    @property
+    def nbcache_seq(self) -> str:
+        """String: invalidation sequence; a miss hands out its value as the fill lease."""
+        return f"{self.nbcache}:seq"
+
+    def nbcache_path_index(self, endpoint_id: str, path: str) -> str:
+        """Set: entry ids cached for one API path (every token and query variant)."""
+        return f"{self.nbcache}:idx:{endpoint_id}:{path}"
+
+    def nbcache_endpoint_index(self, endpoint_id: str) -> str:
+        """Set: entry ids cached for one NetBox endpoint."""
+        return f"{self.nbcache}:epidx:{endpoint_id}"
+
+    def nbcache_path_generation(self, endpoint_id: str, path: str) -> str:
+        """String: sequence number of the last invalidation of one API path."""
+        return f"{self.nbcache}:gen:{endpoint_id}:{path}"
+
+    def nbcache_endpoint_generation(self, endpoint_id: str) -> str:
+        """String: sequence number of the last clear of one NetBox endpoint."""
+        return f"{self.nbcache}:epgen:{endpoint_id}"
+
+    @property
+    def nbcache_all_generation(self) -> str:
+        """String: sequence number of the last clear of the whole cache."""
+        return f"{self.nbcache}:allgen"
+
     # --- tests and health -------------------------------------------------------------
     def probe(self, name: str) -> str:
         """Scratch keys written by health checks and round-trip tests."""

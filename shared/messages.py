@@ -78,3 +78,7 @@ class Ping(Payload):
 
 
 PING = MessageSpec("ping", "proxbox.control", Ping)
+
+
+#: Every message spec, so tooling (and test clean-up) can reach every queue.
+ALL_MESSAGES: tuple[MessageSpec[Any], ...] = (PING,)

@@ -28,7 +28,7 @@ def sync_client(settings: Settings, *, blocking: bool = False) -> redis.Redis:
         socket_connect_timeout=CONNECT_TIMEOUT_S,
         health_check_interval=30,
     )
-    return redis.Redis(connection_pool=pool)
+    return redis.Redis.from_pool(pool)  # the client owns the pool: close() disconnects it
 
 
 def async_client(settings: Settings, *, blocking: bool = False) -> aioredis.Redis:
@@ -39,4 +39,4 @@ def async_client(settings: Settings, *, blocking: bool = False) -> aioredis.Redi
         socket_connect_timeout=CONNECT_TIMEOUT_S,
         health_check_interval=30,
     )
-    return aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis.from_pool(pool)

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     netbox_get_cache_ttl: NonNegativeInt = 60
     netbox_get_cache_max_entries: PositiveInt = 4096
     netbox_get_cache_max_bytes: PositiveInt = 52_428_800
+    #: After a Redis failure the cache is bypassed (straight to NetBox) for this long.
+    netbox_get_cache_retry_after_s: Annotated[float, Field(gt=0)] = 5.0
+    #: At most one "cache fails open" warning per process per this many seconds.
+    netbox_get_cache_warn_interval_s: Annotated[float, Field(gt=0)] = 60.0
 
     # --- gateway --------------------------------------------------------------------
     gateway_host: str = "127.0.0.1"

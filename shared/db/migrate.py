@@ -7,9 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from shared.settings import Settings
-
 import migrations
+from shared.settings import Settings
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 

@@ -67,9 +67,7 @@ class NetBoxEndpoint(Base):
     __tablename__ = "netbox_endpoint"
     __table_args__ = (
         CheckConstraint("port > 0 AND port < 65536", name="port_range"),
-        CheckConstraint(
-            "token_version = 'v1' OR token_key_enc IS NOT NULL", name="v2_needs_key"
-        ),
+        CheckConstraint("token_version = 'v1' OR token_key_enc IS NOT NULL", name="v2_needs_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -78,7 +76,12 @@ class NetBoxEndpoint(Base):
     domain: Mapped[str | None] = mapped_column(String(255))
     port: Mapped[int] = mapped_column(Integer, default=443)
     token_version: Mapped[TokenVersion] = mapped_column(
-        Enum(TokenVersion, native_enum=False, length=4, values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            TokenVersion,
+            native_enum=False,
+            length=4,
+            values_callable=lambda e: [m.value for m in e],
+        ),
         default=TokenVersion.V1,
     )
     #: v2 token key id (``nbt_<key>``), encrypted.
@@ -170,7 +173,9 @@ class SyncRun(Base):
     #: What the run covers: endpoint ids, stages, guest ids (JSON).
     scope: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[RunStatus] = mapped_column(
-        Enum(RunStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            RunStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+        ),
         default=RunStatus.QUEUED,
     )
     #: Per object kind: {"virtual_machine": {"created": n, "updated": n, ...}, ...}
