@@ -23,6 +23,23 @@ class Keys:
         """Stream: capped replay log of one run's progress events."""
         return f"{self.prefix}:run:{run_id}:events"
 
+    def run_settled(self, run_id: str) -> str:
+        """Set: message ids already counted in a run's ledger (redelivery counts once)."""
+        return f"{self.prefix}:run:{run_id}:settled"
+
+    def run_expectations(self, run_id: str) -> str:
+        """Hash: message id -> children it announced (a redelivered parent announces once)."""
+        return f"{self.prefix}:run:{run_id}:expects"
+
+    @property
+    def runs_active(self) -> str:
+        """Sorted set: run ids in flight, scored by start time."""
+        return f"{self.prefix}:runs:active"
+
+    def run_claim(self, scope_digest: str) -> str:
+        """String: the run id currently covering this scope (a second request joins it)."""
+        return f"{self.prefix}:runs:claim:{scope_digest}"
+
     @property
     def progress_channel(self) -> str:
         """Pub/sub channel (and stream) every worker publishes progress to."""
