@@ -8,7 +8,7 @@ pydantic models carried as the message's keyword arguments (plain JSON).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import dramatiq
 from pydantic import BaseModel, ConfigDict
@@ -45,13 +45,18 @@ class MessageSpec(Generic[P]):
         return self.payload.model_validate(kwargs)
 
 
-def build_message(spec: MessageSpec[P], payload: P, settings: Settings) -> dramatiq.Message[Any]:
+def build_message(
+    spec: MessageSpec[P], payload: P, settings: Settings, *, message_id: str | None = None
+) -> dramatiq.Message[Any]:
+    """A Dramatiq message; ``message_id`` makes it deterministic (see ``shared.runs``)."""
+    extra: dict[str, Any] = {"message_id": message_id} if message_id else {}
     return dramatiq.Message(
         queue_name=spec.queue_name(settings),
         actor_name=spec.actor_name,
         args=(),
         kwargs=payload.model_dump(mode="json"),
         options={},
+        **extra,
     )
 
 
@@ -62,9 +67,11 @@ def send(
     settings: Settings,
     *,
     delay_ms: int | None = None,
+    message_id: str | None = None,
 ) -> dramatiq.Message[Any]:
     """Enqueue ``payload`` for the actor named by ``spec``; returns the sent message."""
-    return broker.enqueue(build_message(spec, payload, settings), delay=delay_ms)
+    message = build_message(spec, payload, settings, message_id=message_id)
+    return broker.enqueue(message, delay=delay_ms)
 
 
 # --- the messages ----------------------------------------------------------------
@@ -80,5 +87,35 @@ class Ping(Payload):
 PING = MessageSpec("ping", "proxbox.control", Ping)
 
 
+class StartRun(Payload):
+    """Plan a sync run: resolve endpoints, open the ledger's fan-out, send one message each.
+
+    ``endpoint_ids`` None means every enabled Proxmox endpoint. ``stages`` None means all.
+    """
+
+    run_id: str
+    kind: Literal["full", "endpoints", "guests"] = "full"
+    endpoint_ids: list[int] | None = None
+    stages: list[str] | None = None
+
+
+PLAN_RUN = MessageSpec("plan_run", "proxbox.runs", StartRun)
+
+
+class SyncGuest(Payload):
+    """Targeted refresh of one guest (hook event, ``/sync/individual``), coalesced per guest.
+
+    ``run_id`` ties it to a run record when the caller opened one.
+    """
+
+    endpoint_id: int
+    vmid: int
+    reason: str = "api"
+    run_id: str | None = None
+
+
+SYNC_GUEST = MessageSpec("sync_guest", "proxbox.guests", SyncGuest)
+
+
 #: Every message spec, so tooling (and test clean-up) can reach every queue.
-ALL_MESSAGES: tuple[MessageSpec[Any], ...] = (PING,)
+ALL_MESSAGES: tuple[MessageSpec[Any], ...] = (PING, PLAN_RUN, SYNC_GUEST)
