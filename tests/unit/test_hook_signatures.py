@@ -1,0 +1,65 @@
+"""Hook signatures: a good one passes; unsigned, mis-signed and stale ones say why."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from shared.errors import AuthError
+from shared.hooks import HookEvent, Notification, sign, verify_shared_secret, verify_signature
+
+BODY = b'{"endpoint":"pve-lab","node":"pve1","vmid":101,"phase":"post-start"}'
+NOW = 1_800_000_000
+
+
+def test_a_signed_event_verifies() -> None:
+    assert verify_signature("s", str(NOW), sign("s", NOW, BODY), BODY, now=NOW + 10) == NOW
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature", "body", "reason"),
+    [
+        (None, None, BODY, "unsigned"),
+        (str(NOW), sign("other", NOW, BODY), BODY, "bad signature"),
+        (str(NOW), sign("s", NOW, BODY), BODY + b" ", "bad signature"),
+        (str(NOW - 301), sign("s", NOW - 301, BODY), BODY, "stale"),
+        (str(NOW + 301), sign("s", NOW + 301, BODY), BODY, "stale"),
+        ("yesterday", "sha256=00", BODY, "unix seconds"),
+    ],
+)
+def test_bad_signatures_are_refused_with_a_reason(
+    timestamp: str | None, signature: str | None, body: bytes, reason: str
+) -> None:
+    with pytest.raises(AuthError, match=reason):
+        verify_signature("s", timestamp, signature, body, now=NOW)
+
+
+def test_shared_secret_header_is_compared_exactly() -> None:
+    verify_shared_secret("token", "token")
+    for presented in (None, "", "token2", "Token"):
+        with pytest.raises(AuthError):
+            verify_shared_secret("token", presented)
+
+
+def test_hook_events_validate_their_fields() -> None:
+    event = HookEvent.model_validate(
+        {"endpoint": 3, "node": "pve1", "vmid": 101, "phase": "post-stop"}
+    )
+    assert event.endpoint == "3"
+    for bad in ({"vmid": 5}, {"phase": "reboot"}, {"node": "pve 1"}, {"type": "kvm"}):
+        with pytest.raises(ValidationError):
+            HookEvent.model_validate(
+                {"endpoint": "e", "node": "pve1", "vmid": 101, "phase": "pre-start", **bad}
+            )
+
+
+def test_notifications_expose_type_and_hostname() -> None:
+    note = Notification.model_validate(
+        {
+            "title": "t",
+            "severity": "error",
+            "timestamp": NOW,
+            "fields": {"hostname": "pve3", "type": "fencing"},
+        }  # fmt: skip
+    )
+    assert (note.kind, note.hostname) == ("fencing", "pve3")
