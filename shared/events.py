@@ -123,7 +123,7 @@ AnyEvent = Annotated[
     Step | Discovery | ItemProgress | PhaseSummary | ErrorDetail | DuplicateNameResolved | Complete,
     Field(discriminator="event"),
 ]
-_any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)  # type: ignore[arg-type]
+_any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
 
 def parse_event(data: str | bytes) -> AnyEvent:
