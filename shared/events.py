@@ -16,7 +16,7 @@ import time
 from typing import Annotated, Any, Literal
 
 import redis
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from shared.keys import Keys
 
@@ -123,12 +123,13 @@ AnyEvent = Annotated[
     Step | Discovery | ItemProgress | PhaseSummary | ErrorDetail | DuplicateNameResolved | Complete,
     Field(discriminator="event"),
 ]
-_any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+class _AnyEventJson(RootModel[AnyEvent]):
+    """Parses any event by its ``event`` name."""
 
 
 def parse_event(data: str | bytes) -> AnyEvent:
     """Rebuild a typed event from its JSON (what :func:`publish` wrote)."""
-    return _any_event.validate_json(data)
+    return _AnyEventJson.model_validate_json(data).root
 
 
 # KEYS[1] run stream, KEYS[2] progress channel
