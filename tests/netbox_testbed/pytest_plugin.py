@@ -26,6 +26,7 @@ from .testbed import down, up
 SETUP_TIMEOUT_ENV = "PROXBOX_NETBOX_SETUP_TIMEOUT"
 
 
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: mark the first test that really runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.pluginmanager.hasplugin("timeout"):
         return

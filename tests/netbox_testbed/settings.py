@@ -123,11 +123,11 @@ class TestbedSettings:
 
     @property
     def pid_file(self) -> Path:
-        return self.home / "gunicorn.pid"
+        return self.home / f"gunicorn-{self.port}.pid"
 
     @property
     def log_file(self) -> Path:
-        return self.home / "gunicorn.log"
+        return self.home / f"gunicorn-{self.port}.log"
 
     @property
     def lock_file(self) -> Path:

@@ -54,13 +54,13 @@ def up(settings: TestbedSettings | None = None) -> TestbedInfo:
         if server.status_ok(settings):
             log(f"NetBox already running and healthy at {settings.url}")
             return _info(settings, started=False)
+        server.stop(settings)  # a gunicorn of ours that does not answer (e.g. DB dropped)
         if server.port_in_use(settings):
             raise TestbedError(
                 f"port {settings.port} on {settings.host} is taken by something that is not a "
-                "healthy test-bed NetBox (wrong tokens?). Run `python -m tests.netbox_testbed down` "
-                "or choose another port with PROXBOX_NETBOX_PORT."
+                "healthy test-bed NetBox (wrong tokens?). Stop it or choose another port with "
+                "PROXBOX_NETBOX_PORT."
             )
-        server.stop(settings)  # a stale gunicorn of ours that does not answer
         started = time.monotonic()
         version = ensure_installed(settings)
         ensure_instance(settings)
