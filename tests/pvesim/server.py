@@ -33,7 +33,7 @@ class _ServerThread:
             app, host=host, port=port, ssl_certfile=cert.certfile, ssl_keyfile=cert.keyfile,
             http="h11",  # reason phrases are routed through the h11 protocol's table
             lifespan="off", log_level="warning", access_log=False,
-            timeout_keep_alive=30,
+            timeout_keep_alive=30, server_header=False,  # we send pve-api-daemon's own
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True,
@@ -50,7 +50,14 @@ class _ServerThread:
         return int(sockets[0].getsockname()[1])
 
     def stop(self) -> None:
+        # Idle keep-alive clients (a proxmoxer session is never closed) would hold a
+        # graceful TLS shutdown for up to 30 s. A node going away is abrupt anyway, so
+        # abort open connections (no close_notify) and let uvicorn finish cleanly.
         self.server.should_exit = True
+        for conn in list(self.server.server_state.connections):
+            transport = getattr(conn, "transport", None)
+            if transport is not None:
+                conn.loop.call_soon_threadsafe(transport.abort)
         self.thread.join(timeout=10)
 
 
