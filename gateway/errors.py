@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,7 +18,9 @@ from shared.errors import (
     AuthError,
     Conflict,
     NotFound,
+    PayloadTooLarge,
     ServiceUnavailable,
+    TooManyRequests,
     UpstreamError,
     ValidationFailed,
 )
@@ -26,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: Our error classes and the status each becomes at the HTTP edge.
 STATUS_OF: dict[type[Exception], int] = {
+    PayloadTooLarge: 413,
+    TooManyRequests: 429,
     ValidationFailed: 422,
     NotFound: 404,
     Conflict: 409,
@@ -48,11 +53,38 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.detail, dict(exc.headers or {}))
 
 
-async def proxbox_error(request: Request, exc: Exception) -> Response:
+def status_and_headers(exc: Exception) -> tuple[int, dict[str, str]] | None:
+    """The HTTP status (and headers) our error class maps to; None for a foreign error."""
     for cls in type(exc).__mro__:
         if cls in STATUS_OF:
-            return error_response(STATUS_OF[cls], str(exc))
-    return await unexpected_error(request, exc)
+            headers: dict[str, str] = {}
+            if isinstance(exc, TooManyRequests):
+                headers["Retry-After"] = str(exc.retry_after)
+            elif isinstance(exc, ServiceUnavailable):
+                headers["Retry-After"] = "5"
+            return STATUS_OF[cls], headers
+    return None
+
+
+async def proxbox_error(request: Request, exc: Exception) -> Response:
+    mapped = status_and_headers(exc)
+    if mapped is None:
+        return await unexpected_error(request, exc)
+    status, headers = mapped
+    return error_response(status, str(exc), headers or None)
+
+
+def describe_validation_error(exc: ValidationError) -> list[dict[str, str]]:
+    """Pydantic errors without the offending input (which may be a secret)."""
+    return [
+        {"field": ".".join(str(part) for part in error["loc"]) or "body", "error": error["msg"]}
+        for error in exc.errors(include_input=False, include_url=False)
+    ]
+
+
+async def pydantic_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    return error_response(422, describe_validation_error(exc))
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -65,5 +97,6 @@ def exception_handlers() -> dict[int | type[Exception], ExceptionHandler]:
     handlers: dict[int | type[Exception], ExceptionHandler] = {HTTPException: http_exception}
     for cls in STATUS_OF:
         handlers[cls] = proxbox_error
+    handlers[ValidationError] = pydantic_error
     handlers[Exception] = unexpected_error
     return handlers

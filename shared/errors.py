@@ -5,11 +5,14 @@
     ProxboxError
     ├── ConfigurationError        a PROXBOX_* setting is wrong (raised at start)
     ├── ServiceUnavailable        Redis, RabbitMQ or the database does not answer
+    │   └── EncryptionUnavailable no encryption key is configured (secrets cannot be stored)
     ├── ValidationFailed          input that cannot be accepted (gateway answers 4xx)
-    │   └── EndpointInvalid       an endpoint record is incomplete or inconsistent
+    │   ├── EndpointInvalid       an endpoint record is incomplete or inconsistent
+    │   └── PayloadTooLarge       a request body over the configured limit (413)
     ├── NotFound                  a record that was asked for does not exist
     ├── Conflict                  the request clashes with existing state (409)
     ├── AuthError                 a missing, wrong or revoked API key (401)
+    ├── TooManyRequests           a client is throttled (429 with Retry-After)
     ├── UpstreamError             Proxmox or NetBox answered with an error
     │   ├── ProxmoxError
     │   └── NetBoxError
@@ -22,13 +25,16 @@ __all__ = [
     "AuthError",
     "ConfigurationError",
     "Conflict",
+    "EncryptionUnavailable",
     "EndpointInvalid",
     "NetBoxError",
     "NotFound",
+    "PayloadTooLarge",
     "ProxboxError",
     "ProxmoxError",
     "ServiceUnavailable",
     "SyncError",
+    "TooManyRequests",
     "UpstreamError",
     "ValidationFailed",
 ]
@@ -52,6 +58,22 @@ class ValidationFailed(ProxboxError):
 
 class EndpointInvalid(ValidationFailed):
     """An endpoint record is incomplete or inconsistent (e.g. no credentials)."""
+
+
+class PayloadTooLarge(ValidationFailed):
+    """A request body larger than ``PROXBOX_MAX_BODY_BYTES``."""
+
+
+class EncryptionUnavailable(ServiceUnavailable):
+    """No encryption key is configured, so secrets cannot be stored (or read back)."""
+
+
+class TooManyRequests(ProxboxError):
+    """A client is throttled; ``retry_after`` says for how many seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(ProxboxError):

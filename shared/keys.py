@@ -121,6 +121,11 @@ class Keys:
         """String: sequence number of the last clear of the whole cache."""
         return f"{self.nbcache}:allgen"
 
+    # --- gateway: auth throttling -------------------------------------------------------
+    def auth_failures(self, client: str) -> str:
+        """Counter: wrong API keys from one client in the current window (expires with it)."""
+        return f"{self.prefix}:auth:fail:{client}"
+
     # --- tests and health -------------------------------------------------------------
     def probe(self, name: str) -> str:
         """Scratch keys written by health checks and round-trip tests."""

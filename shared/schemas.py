@@ -7,9 +7,9 @@ needs its key). Output models never carry a secret.
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from shared.db.models import TokenVersion
 
@@ -22,10 +22,17 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def blank_is_none(value: Any) -> Any:
+    """The plugin sends ``""`` for an unset domain; store it as None."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class NetBoxEndpointIn(StrictModel):
     name: Name = "NetBox"
     ip_address: Host
     domain: Host | None = None
+
+    _domain_blank = field_validator("domain", mode="before")(blank_is_none)
     port: Port = 443
     token_version: TokenVersion = TokenVersion.V1
     token_key: Annotated[str, Field(min_length=1, max_length=255)] | None = None
@@ -66,10 +73,25 @@ class ProxmoxEndpointIn(StrictModel):
     token_value: SecretStr | None = None
     verify_ssl: bool = True
     allow_writes: bool = False
-    timeout: Annotated[int, Field(gt=0, le=600)] = 30
-    max_retries: Annotated[int, Field(ge=0, le=20)] = 3
+    # Ranges as the netbox-proxbox plugin's own model allows (it pushes these values).
+    timeout: Annotated[int, Field(gt=0, le=3600)] = 30
+    max_retries: Annotated[int, Field(ge=0, le=100)] = 3
     enabled: bool = True
     site_slug: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    # --- fields the plugin pushes (netbox-proxbox-client.md §1.4 step 4) ---------------
+    retry_backoff: Annotated[float, Field(ge=0, le=300)] = 0.0
+    access_methods: Literal["api", "api_ssh"] = "api"
+    #: Accepted for wire compatibility; proxbox-mq builds no templates, so always stored False.
+    allow_packer_template_builds: bool = False
+    # Accepted and ignored (the plugin owns placement of nodes in NetBox sites and tenants).
+    node_device_name_template: str | None = None
+    site_id: int | None = None
+    site_name: str | None = None
+    tenant_id: int | None = None
+    tenant_slug: str | None = None
+    tenant_name: str | None = None
+
+    _domain_blank = field_validator("domain", "site_slug", mode="before")(blank_is_none)
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> Self:
@@ -98,3 +120,6 @@ class ProxmoxEndpointOut(BaseModel):
     max_retries: int
     enabled: bool
     site_slug: str | None
+    retry_backoff: float = 0.0
+    access_methods: str = "api"
+    allow_packer_template_builds: bool = False

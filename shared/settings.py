@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
@@ -63,6 +63,29 @@ class Settings(BaseSettings):
     # --- gateway --------------------------------------------------------------------
     gateway_host: str = "127.0.0.1"
     gateway_port: Annotated[int, Field(gt=0, lt=65536)] = 8800
+
+    # --- gateway: auth, encryption, limits (issue 7) -------------------------------
+    #: Fernet key (urlsafe base64 of 32 bytes) that encrypts endpoint secrets at rest.
+    encryption_key: SecretStr | None = None
+    #: File holding the Fernet key (first line) and older keys still readable (next lines).
+    encryption_key_file: Path | None = None
+    #: Older Fernet keys, comma-separated: still decrypt, never encrypt (key rotation).
+    encryption_previous_keys: SecretStr | None = None
+    #: Server secret mixed into API-key hashes (HMAC-SHA256); overrides the pepper file.
+    api_key_pepper: SecretStr | None = None
+    #: File holding the pepper; created (mode 0600) on first use. Default: <data dir>/api_key_pepper.
+    api_key_pepper_file: Path | None = None
+    #: Seconds a verified API key stays trusted in one gateway process before re-checking the DB.
+    api_key_cache_ttl_s: Annotated[float, Field(ge=0)] = 5.0
+    #: Wrong API keys one client may send per window before it gets 429 + Retry-After.
+    auth_max_failures: PositiveInt = 10
+    auth_failure_window_s: PositiveInt = 300
+    #: Largest request body the gateway reads (bytes); larger requests get 413.
+    max_body_bytes: PositiveInt = 1_048_576
+    #: Events buffered per streaming client before it counts as slow and is cut off the live feed.
+    stream_client_queue: PositiveInt = 1024
+    #: Seconds between SSE keep-alive comments (the plugin needs at most 15).
+    sse_keepalive_s: Annotated[float, Field(gt=0, le=15)] = 15.0
 
     # --- workers --------------------------------------------------------------------
     worker_processes: PositiveInt = 2

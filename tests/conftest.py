@@ -18,6 +18,7 @@ import httpx
 import pika
 import pytest
 import redis
+from pydantic import SecretStr
 
 from shared.keys import Keys
 from shared.messages import ALL_MESSAGES
@@ -84,6 +85,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment a child process (worker, gateway) needs to see ``settings``."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
+        if value is None:  # unset optional setting: leave it unset in the child too
+            continue
+        if isinstance(value, SecretStr):  # model_dump keeps secrets masked; the child needs them
+            value = value.get_secret_value()
         env[f"PROXBOX_{name.upper()}"] = (
             str(value).lower() if isinstance(value, bool) else str(value)
         )
@@ -129,3 +134,24 @@ async def gateway_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client
+
+
+# --- the gateway (issue 7) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def gateway_settings(settings: Settings, tmp_path: Path) -> Settings:
+    """``settings`` plus an encryption key and an API-key pepper, with the database migrated."""
+    from cryptography.fernet import Fernet
+
+    from shared.db.migrate import upgrade
+
+    configured = load_settings(
+        **{
+            **settings.model_dump(),
+            "encryption_key": Fernet.generate_key().decode(),
+            "api_key_pepper_file": tmp_path / "api_key_pepper",
+        }
+    )
+    upgrade(configured)
+    return configured

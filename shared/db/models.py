@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Enum,
+    Float,
     Integer,
     MetaData,
     String,
@@ -131,6 +132,10 @@ class ProxmoxEndpoint(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     #: NetBox site to place this cluster in (slug); default "Proxmox Default Site - <cluster>".
     site_slug: Mapped[str | None] = mapped_column(String(100))
+    #: Seconds between retries of a failed Proxmox call (pushed by the plugin; migration 0002).
+    retry_backoff: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    #: "api" or "api_ssh" (pushed by the plugin; migration 0002).
+    access_methods: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     @property

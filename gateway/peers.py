@@ -1,0 +1,89 @@
+"""Live checks against the configured peers: NetBox ``/api/status/``, Proxmox ``/version``.
+
+Secrets are decrypted only here, only to build the one request's headers, and
+never appear in what is returned or logged (errors report the exception class
+and the peer's status, not the request).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from shared.crypto import SecretBox
+from shared.db.models import NetBoxEndpoint, ProxmoxEndpoint, TokenVersion, build_url
+
+#: Seconds a status check may take (the plugin's dashboard waits 5 s).
+PEER_TIMEOUT_S = 5.0
+
+
+def netbox_auth_header(endpoint: NetBoxEndpoint, box: SecretBox) -> dict[str, str]:
+    token = box.decrypt(endpoint.token_enc)
+    if endpoint.token_version is TokenVersion.V2:
+        key = box.decrypt_optional(endpoint.token_key_enc) or ""
+        return {"Authorization": f"Bearer {key}.{token}"}
+    return {"Authorization": f"Token {token}"}
+
+
+def _failure(exc: Exception) -> str:
+    # The class and message of transport errors carry no credentials (httpx puts the URL only).
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def netbox_status(endpoint: NetBoxEndpoint, box: SecretBox) -> dict[str, Any]:
+    url = f"{endpoint.url}/api/status/"
+    headers = {**netbox_auth_header(endpoint, box), "Accept": "application/json"}
+    try:
+        async with httpx.AsyncClient(verify=endpoint.verify_ssl, timeout=PEER_TIMEOUT_S) as client:
+            response = await client.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        return {"ok": False, "endpoint": endpoint.url, "detail": _failure(exc)}
+    detail: Any
+    try:
+        detail = response.json()
+    except ValueError:
+        detail = response.text[:500]
+    return {
+        "ok": response.status_code == 200,
+        "endpoint": endpoint.url,
+        "status_code": response.status_code,
+        "detail": detail,
+    }
+
+
+def proxmox_base_url(endpoint: ProxmoxEndpoint) -> str:
+    return build_url(endpoint.host, endpoint.port, https=True) + "/api2/json"
+
+
+async def _proxmox_auth(
+    client: httpx.AsyncClient, endpoint: ProxmoxEndpoint, box: SecretBox
+) -> dict[str, str]:
+    """Headers (API token) or a ticket cookie (password login) for one request."""
+    if endpoint.uses_token:
+        value = box.decrypt(endpoint.token_value_enc or "")
+        return {"Authorization": f"PVEAPIToken={endpoint.username}!{endpoint.token_name}={value}"}
+    password = box.decrypt(endpoint.password_enc or "")
+    response = await client.post(
+        f"{proxmox_base_url(endpoint)}/access/ticket",
+        data={"username": endpoint.username, "password": password},
+    )
+    response.raise_for_status()
+    ticket = response.json()["data"]["ticket"]
+    return {"Cookie": f"PVEAuthCookie={ticket}"}
+
+
+async def proxmox_version(endpoint: ProxmoxEndpoint, box: SecretBox) -> dict[str, Any]:
+    result: dict[str, Any] = {"endpoint_id": endpoint.id, "name": endpoint.name}
+    try:
+        async with httpx.AsyncClient(verify=endpoint.verify_ssl, timeout=endpoint.timeout) as client:
+            headers = await _proxmox_auth(client, endpoint, box)
+            response = await client.get(f"{proxmox_base_url(endpoint)}/version", headers=headers)
+            response.raise_for_status()
+            data = response.json().get("data") or {}
+    except httpx.HTTPStatusError as exc:
+        return {**result, "ok": False, "status_code": exc.response.status_code,
+                "detail": f"Proxmox answered HTTP {exc.response.status_code}"}  # fmt: skip
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        return {**result, "ok": False, "detail": _failure(exc)}
+    return {**result, "ok": True, **{k: data.get(k) for k in ("version", "release", "repoid")}}

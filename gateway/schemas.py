@@ -1,0 +1,209 @@
+"""Request and response models of the gateway's own routes (auth, runs, admin, patches).
+
+Endpoint records in and out are in ``shared.schemas`` (workers read them too).
+These drive both input validation and ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from shared.apikeys import MAX_KEY_LENGTH, MIN_KEY_LENGTH
+from shared.db.models import TokenVersion
+from shared.schemas import Host, Name, Port, StrictModel, blank_is_none
+
+RunId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+class Detail(BaseModel):
+    detail: Any
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+
+class BootstrapStatusOut(BaseModel):
+    needs_bootstrap: bool
+    has_db_keys: bool
+
+
+class RegisterKeyIn(StrictModel):
+    api_key: SecretStr = Field(min_length=MIN_KEY_LENGTH, max_length=MAX_KEY_LENGTH)
+    label: Annotated[str, Field(max_length=255)] = ""
+
+
+class CreateKeyIn(StrictModel):
+    label: Annotated[str, Field(max_length=255)] = ""
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    label: str
+    is_active: bool
+    #: Unix time (the plugin validates a number).
+    created_at: float
+    revoked_at: float | None = None
+    lookup: str
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    #: The key itself: shown once, never stored.
+    raw_key: str
+
+
+class ApiKeysOut(BaseModel):
+    keys: list[ApiKeyOut]
+
+
+# --- endpoint patches (PUT is partial: the plugin sends {"enabled": false, ...}) ------------
+
+
+class NetBoxEndpointPatch(StrictModel):
+    name: Name | None = None
+    ip_address: Host | None = None
+    domain: Host | None = None
+    port: Port | None = None
+    token_version: TokenVersion | None = None
+    token_key: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    token: SecretStr | None = Field(default=None, min_length=1, max_length=1024)
+    verify_ssl: bool | None = None
+    enabled: bool | None = None
+
+    _domain_blank = field_validator("domain", mode="before")(blank_is_none)
+
+
+class ProxmoxEndpointPatch(StrictModel):
+    name: Name | None = None
+    ip_address: Host | None = None
+    domain: Host | None = None
+    port: Port | None = None
+    username: Annotated[str, Field(min_length=3, max_length=255, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None  # fmt: skip
+    password: SecretStr | None = Field(default=None, max_length=1024)
+    token_name: Annotated[str, Field(max_length=255)] | None = None
+    token_value: SecretStr | None = Field(default=None, max_length=1024)
+    verify_ssl: bool | None = None
+    allow_writes: bool | None = None
+    timeout: Annotated[int, Field(gt=0, le=3600)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=100)] | None = None
+    enabled: bool | None = None
+    site_slug: Annotated[str, Field(max_length=100)] | None = None
+    retry_backoff: Annotated[float, Field(ge=0, le=300)] | None = None
+    access_methods: Literal["api", "api_ssh"] | None = None
+    allow_packer_template_builds: bool | None = None
+    node_device_name_template: str | None = None
+    site_id: int | None = None
+    site_name: str | None = None
+    tenant_id: int | None = None
+    tenant_slug: str | None = None
+    tenant_name: str | None = None
+
+    _domain_blank = field_validator("domain", "site_slug", mode="before")(blank_is_none)
+
+
+class PeerStatusOut(BaseModel):
+    ok: bool
+    endpoint: str
+    status_code: int | None = None
+    detail: Any = None
+
+
+# --- admin --------------------------------------------------------------------------------
+
+
+class EncryptionStatusOut(BaseModel):
+    configured: bool
+    active_key_id: str | None
+    key_ids: list[str]
+    #: key id -> number of stored secrets it protects ("?" = a key not configured here).
+    rows_by_key: dict[str, int]
+    source: Literal["env", "file", "env+file"] | None
+
+
+class RotationOut(BaseModel):
+    active_key_id: str
+    reencrypted: int
+    unchanged: int
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+class FullUpdateIn(StrictModel):
+    """Body of ``POST /full-update`` (all optional; query ``proxmox_endpoint_ids`` also works)."""
+
+    endpoint_ids: list[Annotated[int, Field(gt=0)]] | None = Field(default=None, max_length=1000)
+    stages: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]] | None = Field(
+        default=None, max_length=64
+    )
+
+
+class SyncGuestIn(StrictModel):
+    endpoint_id: Annotated[int, Field(gt=0)]
+    vmid: Annotated[int, Field(ge=100, le=999_999_999)]
+    reason: Annotated[str, Field(max_length=64)] = "api"
+
+
+class RunUrls(BaseModel):
+    self: str
+    events: str
+    cancel: str
+
+
+class RunAcceptedOut(BaseModel):
+    run_id: str
+    #: True when an identical run was in flight and this request joined it.
+    joined: bool
+    status: str
+    urls: RunUrls
+
+
+class GuestAcceptedOut(BaseModel):
+    run_id: str | None
+    #: True when a sync of this guest was already queued (this request folded into it).
+    coalesced: bool
+    urls: RunUrls | None = None
+
+
+class RunOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    scope: dict[str, Any]
+    counts: dict[str, Any]
+    error_summary: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    #: Live ledger figures while the run is known to Redis.
+    expected: int | None = None
+    done: int | None = None
+    failed: int | None = None
+    cancel_requested: bool = False
+    urls: RunUrls
+
+
+class RunsOut(BaseModel):
+    runs: list[RunOut]
+    total: int
+
+
+class ActiveRunOut(BaseModel):
+    id: str
+    kind: str
+    started_at: float
+
+
+class SyncActiveOut(BaseModel):
+    active: bool
+    id: str | None
+    kind: str | None
+    started_at: float | None
+    runs: list[ActiveRunOut]
+
+
+class CancelOut(BaseModel):
+    run_id: str
+    cancel_requested: bool
+    status: str
