@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import uvicorn
 
-from shared.events import Complete, Event, ItemProgress, Item, Publisher, Step
+from shared.events import Complete, Event, Item, ItemProgress, Publisher, Step
 from shared.keys import Keys
 from shared.redis_client import sync_client
 from shared.settings import Settings
