@@ -156,7 +156,7 @@ def test_auditor_cannot_snapshot_or_migrate(pve: SimEndpoint) -> None:
 class _HookReceiver(BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _HookReceiver.received.append(json.loads(body))
         self.send_response(204)
