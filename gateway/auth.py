@@ -106,7 +106,14 @@ class ApiKeyMiddleware:
         self.routes = routes
 
     def _is_routed(self, scope: Scope) -> bool:
-        return any(route.matches(scope)[0] is not Match.NONE for route in self.routes)
+        routed = False
+        for route in self.routes:
+            match = route.matches(scope)[0]
+            if match is Match.FULL:
+                scope.setdefault("route", route)  # metrics label refused requests by route too
+                return True
+            routed = routed or match is Match.PARTIAL
+        return routed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or not self._is_routed(scope):
