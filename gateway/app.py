@@ -41,6 +41,10 @@ from shared.logs import configure_logging
 from shared.redis_client import async_client, sync_client
 from shared.settings import Settings, get_settings
 
+#: Redis connections one gateway process keeps at most, and how long a command waits for one.
+REDIS_POOL_SIZE = 64
+REDIS_POOL_WAIT_S = 5.0
+
 
 def all_routes() -> list[BaseRoute]:
     return [
@@ -62,7 +66,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hasher = KeyHasher.from_settings(settings)
         engine = build_engine(settings)
         sessions = build_sessionmaker(engine)
-        redis = async_client(settings)
+        # Hundreds of streams may replay at once: wait for a pooled connection, never fail.
+        redis = async_client(settings, max_connections=REDIS_POOL_SIZE, pool_wait_s=REDIS_POOL_WAIT_S)
         listener = async_client(settings, blocking=True)  # pub/sub waits longer than any timeout
         ledger_redis = sync_client(settings)
         # The gateway publishes user commands: confirm delivery so 202 means "queued".

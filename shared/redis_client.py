@@ -31,12 +31,31 @@ def sync_client(settings: Settings, *, blocking: bool = False) -> redis.Redis:
     return redis.Redis.from_pool(pool)  # the client owns the pool: close() disconnects it
 
 
-def async_client(settings: Settings, *, blocking: bool = False) -> aioredis.Redis:
-    """An asyncio client for the gateway; same timeout rules as :func:`sync_client`."""
-    pool = aioredis.ConnectionPool.from_url(
-        settings.redis_url,
-        socket_timeout=None if blocking else COMMAND_TIMEOUT_S,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        health_check_interval=30,
-    )
+def async_client(
+    settings: Settings,
+    *,
+    blocking: bool = False,
+    max_connections: int | None = None,
+    pool_wait_s: float | None = None,
+) -> aioredis.Redis:
+    """An asyncio client for the gateway; same timeout rules as :func:`sync_client`.
+
+    redis-py's async pool raises ``MaxConnectionsError`` once ``max_connections``
+    (default 100) are busy; with ``pool_wait_s`` a command waits that long for a
+    free connection instead (the gateway: hundreds of streams may start at once).
+    """
+    options: dict[str, object] = {
+        "socket_timeout": None if blocking else COMMAND_TIMEOUT_S,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "health_check_interval": 30,
+    }
+    if max_connections is not None:
+        options["max_connections"] = max_connections
+    pool: aioredis.ConnectionPool
+    if pool_wait_s is not None:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url, timeout=pool_wait_s, **options
+        )
+    else:
+        pool = aioredis.ConnectionPool.from_url(settings.redis_url, **options)
     return aioredis.Redis.from_pool(pool)
