@@ -15,6 +15,8 @@ from shared.db.models import TokenVersion
 from shared.schemas import Host, Name, Port, StrictModel, blank_is_none
 
 RunId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+#: A database row id: positive and within a 64-bit signed integer (SQLite and PostgreSQL).
+RowId = Annotated[int, Field(gt=0, le=2**63 - 1)]
 
 
 class Detail(BaseModel):
@@ -133,14 +135,14 @@ class RotationOut(BaseModel):
 class FullUpdateIn(StrictModel):
     """Body of ``POST /full-update`` (all optional; query ``proxmox_endpoint_ids`` also works)."""
 
-    endpoint_ids: list[Annotated[int, Field(gt=0)]] | None = Field(default=None, max_length=1000)
+    endpoint_ids: list[RowId] | None = Field(default=None, max_length=1000)
     stages: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]] | None = Field(
         default=None, max_length=64
     )
 
 
 class SyncGuestIn(StrictModel):
-    endpoint_id: Annotated[int, Field(gt=0)]
+    endpoint_id: RowId
     vmid: Annotated[int, Field(ge=100, le=999_999_999)]
     reason: Annotated[str, Field(max_length=64)] = "api"
 

@@ -189,6 +189,8 @@ BAD_BODIES: list[tuple[str, str, Any]] = [
     ("POST", "/sync/individual", {"endpoint_id": 1}),
     ("POST", "/sync/individual", {"endpoint_id": 77, "vmid": 100}),
     ("POST", "/sync/individual", {"endpoint_id": 1, "vmid": -5}),
+    ("POST", "/sync/individual", {"endpoint_id": 2**70, "vmid": 100}),
+    ("POST", "/full-update", {"endpoint_ids": [2**70]}),
     ("GET", "/runs?limit=abc", None),
     ("GET", "/runs?status=weird", None),
     ("GET", "/runs/x", None),
