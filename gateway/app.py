@@ -23,6 +23,7 @@ from gateway.routes import (
     auth,
     cache,
     docs,
+    events,
     meta,
     metrics,
     netbox,
@@ -50,7 +51,7 @@ def all_routes() -> list[BaseRoute]:
     return [
         *meta.routes, *docs.routes, *metrics.routes, *auth.routes, *netbox.routes,
         *proxmox.routes, *admin.routes, *runs.routes, *streams.routes, *websockets.routes,
-        *cache.routes,
+        *cache.routes, *events.routes,
     ]  # fmt: skip
 
 

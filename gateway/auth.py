@@ -32,6 +32,9 @@ PUBLIC_PATHS = frozenset(
      "/auth/register-key"}
 )  # fmt: skip
 
+#: Routes that authenticate themselves (an API key *or* a per-endpoint hook signature).
+SELF_AUTHENTICATED_PATHS = frozenset({"/events/proxmox"})
+
 MISSING_KEY = "API key required: send it in the X-Proxbox-API-Key header"
 WRONG_KEY = "Invalid API key"
 
@@ -105,6 +108,10 @@ class ApiKeyMiddleware:
         self.app = app
         self.routes = routes
 
+    @staticmethod
+    def _exempt(path: str) -> bool:
+        return path in PUBLIC_PATHS or path in SELF_AUTHENTICATED_PATHS
+
     def _is_routed(self, scope: Scope) -> bool:
         routed = False
         for route in self.routes:
@@ -116,7 +123,7 @@ class ApiKeyMiddleware:
         return routed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or not self._is_routed(scope):
+        if scope["type"] != "http" or self._exempt(scope["path"]) or not self._is_routed(scope):
             await self.app(scope, receive, send)
             return
         state = scope["app"].state

@@ -108,8 +108,14 @@ class RunDesk:
         return Started(fresh, joined=False)
 
     # --- one guest -----------------------------------------------------------------------
-    def sync_guest(self, endpoint_id: int, vmid: int, reason: str) -> tuple[str | None, bool]:
-        """``(run_id, coalesced)``: coalesced when a sync of this guest is already queued."""
+    def sync_guest(
+        self, endpoint_id: int, vmid: int, reason: str, delay_ms: int | None = None
+    ) -> tuple[str | None, bool]:
+        """``(run_id, coalesced)``: coalesced when a sync of this guest is already queued.
+
+        ``delay_ms`` lets a burst of events (pre-start, post-start) fold into one sync
+        that runs after the burst and so reads the guest's final state.
+        """
         self._require_endpoints([endpoint_id])
         run_id = uuid.uuid4().hex
         flag = self._keys.guest_queued(endpoint_id, vmid)
@@ -120,7 +126,7 @@ class RunDesk:
         payload = SyncGuest(endpoint_id=endpoint_id, vmid=vmid, reason=reason, run_id=run_id)
         scope = {"endpoint_ids": [endpoint_id], "vmids": [vmid]}
         message_id = child_message_id(run_id, "guest", endpoint_id, vmid)
-        self._open_and_send(run_id, "guests", scope, SYNC_GUEST, payload, message_id, flag)
+        self._open_and_send(run_id, "guests", scope, SYNC_GUEST, payload, message_id, flag, delay_ms)
         return run_id, False
 
     # --- shared steps --------------------------------------------------------------------
@@ -133,13 +139,13 @@ class RunDesk:
 
     def _open_and_send(
         self, run_id: str, kind: str, scope: dict[str, Any], spec: Any, payload: Any,
-        message_id: str, claim_key: str,
+        message_id: str, claim_key: str, delay_ms: int | None = None,
     ) -> None:  # fmt: skip
         with self._sessions.begin() as session:
             session.add(SyncRun(id=run_id, kind=kind, scope=scope, status=RunStatus.QUEUED))
         try:
             self.ledger.open(run_id, kind=kind, first_message_id=message_id)
-            send(self._broker, spec, payload, self._settings, message_id=message_id)
+            send(self._broker, spec, payload, self._settings, message_id=message_id, delay_ms=delay_ms)
         except Exception as exc:  # pika and redis raise many classes; all mean "not queued"
             logger.error("could not queue run %s: %s", run_id, type(exc).__name__)
             self._abandon(run_id, claim_key, f"not queued: {type(exc).__name__}: {exc}")

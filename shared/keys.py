@@ -58,6 +58,31 @@ class Keys:
         """Claim: one fire per schedule slot across gateway replicas."""
         return f"{self.prefix}:sched:{job}:{slot}"
 
+    # --- sync engine (issue 4) ------------------------------------------------------
+    def sync_seen(self, run_id: str, endpoint_id: int) -> str:
+        """Set: ``<type>:<vmid>`` of every guest a run's discovery of an endpoint found."""
+        return f"{self.prefix}:run:{run_id}:ep:{endpoint_id}:seen"
+
+    def sync_batches(self, run_id: str, endpoint_id: int) -> str:
+        """Hash: ``total`` batches of an endpoint in a run (set once by its discovery)."""
+        return f"{self.prefix}:run:{run_id}:ep:{endpoint_id}:batches"
+
+    def sync_batches_done(self, run_id: str, endpoint_id: int) -> str:
+        """Set: batch indexes of an endpoint that have finished (the last one triggers reconcile)."""
+        return f"{self.prefix}:run:{run_id}:ep:{endpoint_id}:batches_done"
+
+    def sync_counts(self, run_id: str, endpoint_id: int) -> str:
+        """Hash: ``<kind>:<action>`` -> n for one endpoint in a run (its journal entry)."""
+        return f"{self.prefix}:run:{run_id}:ep:{endpoint_id}:counts"
+
+    def sync_counted(self, run_id: str, endpoint_id: int) -> str:
+        """Set: message ids already added to :meth:`sync_counts` (redelivery counts once)."""
+        return f"{self.prefix}:run:{run_id}:ep:{endpoint_id}:counted"
+
+    def sync_errors(self, run_id: str) -> str:
+        """List: capped error lines of a run (the SyncRun error summary)."""
+        return f"{self.prefix}:run:{run_id}:errors"
+
     # --- the NetBox GET cache ------------------------------------------------------
     @property
     def nbcache(self) -> str:
@@ -125,6 +150,14 @@ class Keys:
     def auth_failures(self, client: str) -> str:
         """Counter: wrong API keys from one client in the current window (expires with it)."""
         return f"{self.prefix}:auth:fail:{client}"
+
+    def hook_seen(self, signature: str) -> str:
+        """Flag: a signed hook event already accepted (a replay is refused)."""
+        return f"{self.prefix}:hook:seen:{signature}"
+
+    def poll_snapshot(self, endpoint_id: int) -> str:
+        """Hash: vmid -> fingerprint of each guest at the last poll of an endpoint."""
+        return f"{self.prefix}:poll:{endpoint_id}"
 
     # --- tests and health -------------------------------------------------------------
     def probe(self, name: str) -> str:

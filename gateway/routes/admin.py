@@ -30,6 +30,7 @@ SECRET_COLUMNS: tuple[tuple[type[NetBoxEndpoint] | type[ProxmoxEndpoint], str], 
     (NetBoxEndpoint, "token_key_enc"),
     (ProxmoxEndpoint, "password_enc"),
     (ProxmoxEndpoint, "token_value_enc"),
+    (ProxmoxEndpoint, "hook_secret_enc"),
 )
 
 

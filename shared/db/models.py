@@ -136,6 +136,8 @@ class ProxmoxEndpoint(Base):
     retry_backoff: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     #: "api" or "api_ssh" (pushed by the plugin; migration 0002).
     access_methods: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    #: Shared secret that signs this endpoint's hookscript events (encrypted); none = hooks off.
+    hook_secret_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     @property
@@ -169,6 +171,26 @@ class BootstrapClaim(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Schedule(Base):
+    """A sync that fires on an interval or a cron expression (UTC), from every gateway replica."""
+
+    __tablename__ = "schedule"
+    __table_args__ = (
+        CheckConstraint("(interval_s IS NULL) <> (cron IS NULL)", name="one_timing"),
+        CheckConstraint("interval_s IS NULL OR interval_s >= 60", name="interval_floor"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    interval_s: Mapped[int | None] = mapped_column(Integer)
+    cron: Mapped[str | None] = mapped_column(String(100))
+    #: Proxmox endpoint ids the run covers; None = every enabled endpoint (a full update).
+    endpoint_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    stages: Mapped[list[str] | None] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class SyncRun(Base):

@@ -16,7 +16,7 @@ from shared.db.models import ProxmoxEndpoint, RunStatus, SyncRun
 from shared.settings import Settings, load_settings
 from tests.conftest import POSTGRES_ADMIN_URL
 
-TABLES = {"api_key", "bootstrap_claim", "netbox_endpoint", "proxmox_endpoint", "sync_run"}
+TABLES = {"api_key", "bootstrap_claim", "netbox_endpoint", "proxmox_endpoint", "schedule", "sync_run"}
 
 
 @pytest.fixture

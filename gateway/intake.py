@@ -1,0 +1,123 @@
+"""Event intake: who sent an event, is it genuine, and what sync it becomes.
+
+A hookscript event becomes a *targeted* guest sync, delayed a little and
+coalesced per guest (one queued sync per guest at a time; the sync reads the
+state at the end of the burst). A notification becomes a *scoped* sync of its
+endpoint (backups after a vzdump, replication state after a replication
+failure, every guest after a fencing), joined when one is already in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.run_desk import RunDesk
+from shared.crypto import SecretBox
+from shared.db.models import ProxmoxEndpoint
+from shared.errors import AuthError, Conflict, ValidationFailed
+from shared.hooks import (
+    MAX_SKEW_S,
+    SECRET_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    HookEvent,
+    Notification,
+    verify_shared_secret,
+    verify_signature,
+)
+from shared.keys import Keys
+
+#: A guest's burst of hook events (pre-start, post-start) folds into one sync this much later.
+HOOK_COALESCE_DELAY_MS = 2_000
+#: Stages a notification's scoped sync covers, by notification type.
+NOTIFICATION_STAGES: dict[str, list[str]] = {
+    "vzdump": ["backups"],
+    "replication": ["replication"],
+    "fencing": ["nodes", "guests"],
+}
+#: Refusal for an event whose endpoint is unknown or has hooks off (one message: no oracle).
+NOT_ACCEPTED = "unknown endpoint, or hook events are not enabled for it"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str
+    run_id: str | None = None
+    coalesced: bool = False
+    detail: str = ""
+
+
+def parse_event(body: bytes) -> HookEvent | Notification:
+    """The event in ``body``: a hook event (has ``vmid`` and ``phase``) or a notification."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("body: not valid JSON") from None
+    if not isinstance(document, dict):
+        raise ValidationFailed("body: a JSON object is required")
+    try:
+        if "vmid" in document or "phase" in document:
+            return HookEvent.model_validate(document)
+        return Notification.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ValidationFailed(f"{where}: {first['msg']}") from None
+
+
+def find_endpoint(sessions: sessionmaker[Session], ref: str | None) -> ProxmoxEndpoint | None:
+    """An endpoint by name, or by id when ``ref`` is all digits."""
+    if not ref:
+        return None
+    with sessions() as session:
+        if ref.isdigit():
+            found = session.get(ProxmoxEndpoint, int(ref))
+            if found is not None:
+                return found
+        return session.scalars(select(ProxmoxEndpoint).where(ProxmoxEndpoint.name == ref)).first()
+
+
+async def verify_hook_auth(
+    endpoint: ProxmoxEndpoint | None, headers: Any, body: bytes, box: SecretBox,
+    redis: Redis, keys: Keys,
+) -> None:  # fmt: skip
+    """Signature (hookscripts) or shared secret (notification webhooks); raises AuthError/Conflict."""
+    if endpoint is None or not endpoint.hook_secret_enc or not endpoint.enabled:
+        raise AuthError(NOT_ACCEPTED)
+    secret = box.decrypt(endpoint.hook_secret_enc)
+    if headers.get(TIMESTAMP_HEADER) or headers.get(SIGNATURE_HEADER):
+        verify_signature(secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body)
+        # The same signed event twice is a replay: remember it as long as it could be fresh.
+        fresh = await redis.set(
+            keys.hook_seen(headers[SIGNATURE_HEADER]), "1", nx=True, ex=2 * MAX_SKEW_S
+        )
+        if not fresh:
+            raise Conflict("replayed event: this signature was already accepted")
+        return
+    verify_shared_secret(secret, headers.get(SECRET_HEADER))
+
+
+def new_hook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def dispatch(desk: RunDesk, endpoint: ProxmoxEndpoint, event: HookEvent | Notification) -> Outcome:
+    """Queue the sync an accepted event asks for (blocking: run it on the desk's threads)."""
+    if isinstance(event, HookEvent):
+        run_id, coalesced = desk.sync_guest(
+            endpoint.id, event.vmid, f"hook:{event.phase}", delay_ms=HOOK_COALESCE_DELAY_MS
+        )
+        return Outcome("guest_sync", run_id, coalesced)
+    stages = NOTIFICATION_STAGES.get(event.kind)
+    if stages is None:
+        return Outcome("ignored", detail=f"notification type {event.kind!r} needs no sync")
+    started = desk.start_run([endpoint.id], stages)
+    return Outcome("scoped_sync", started.run_id, started.joined, f"stages {stages}")
