@@ -29,10 +29,12 @@ from gateway.routes import (
     netbox,
     proxmox,
     runs,
+    schedules,
     streams,
     websockets,
 )
 from gateway.run_desk import RunDesk
+from gateway.scheduler import Scheduler
 from shared.apikeys import KeyHasher
 from shared.broker import build_broker
 from shared.crypto import SecretBox
@@ -51,7 +53,7 @@ def all_routes() -> list[BaseRoute]:
     return [
         *meta.routes, *docs.routes, *metrics.routes, *auth.routes, *netbox.routes,
         *proxmox.routes, *admin.routes, *runs.routes, *streams.routes, *websockets.routes,
-        *cache.routes, *events.routes,
+        *cache.routes, *events.routes, *schedules.routes,
     ]  # fmt: skip
 
 
@@ -82,10 +84,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state.secrets, state.hub, state.runs, state.metrics = secrets, hub, desk, gateway_metrics
         state.api_keys = ApiKeyStore(sessions, hasher, settings.api_key_cache_ttl_s)
         state.throttle = Throttle(redis, keys, settings)
+        scheduler = Scheduler(sessions, redis, keys, desk, settings.scheduler_tick_s)
+        state.scheduler = scheduler
         hub.start()
+        if settings.scheduler_enabled:
+            scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             await hub.stop()
             desk.close()
             broker.close()

@@ -209,3 +209,50 @@ class CancelOut(BaseModel):
     run_id: str
     cancel_requested: bool
     status: str
+
+
+# --- schedules ----------------------------------------------------------------------------
+
+
+class ScheduleIn(StrictModel):
+    """Exactly one of ``interval_s`` (>= 60) or ``cron`` (five fields, UTC)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    interval_s: Annotated[int, Field(ge=60, le=366 * 86_400)] | None = None
+    cron: Annotated[str, Field(min_length=9, max_length=100)] | None = None
+    endpoint_ids: Annotated[list[RowId], Field(min_length=1, max_length=1000)] | None = None
+    stages: Annotated[list[Annotated[str, Field(pattern=r"^[a-z_-]{1,40}$")]], Field(max_length=50)] | None = None
+    enabled: bool = True
+
+
+class SchedulePatch(StrictModel):
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    interval_s: Annotated[int, Field(ge=60, le=366 * 86_400)] | None = None
+    cron: Annotated[str, Field(min_length=9, max_length=100)] | None = None
+    endpoint_ids: Annotated[list[RowId], Field(min_length=1, max_length=1000)] | None = None
+    stages: Annotated[list[Annotated[str, Field(pattern=r"^[a-z_-]{1,40}$")]], Field(max_length=50)] | None = None
+    enabled: bool | None = None
+
+
+class ScheduleLastFire(BaseModel):
+    slot: float
+    outcome: Literal["started", "skipped", "failed"]
+    run_id: str | None = None
+    detail: str = ""
+
+
+class ScheduleOut(BaseModel):
+    id: int
+    name: str
+    interval_s: int | None
+    cron: str | None
+    endpoint_ids: list[int] | None
+    stages: list[str] | None
+    enabled: bool
+    #: Unix time of the next slot (None when disabled).
+    next_fire_at: float | None
+    last_fire: ScheduleLastFire | None = None
+
+
+class SchedulesOut(BaseModel):
+    schedules: list[ScheduleOut]

@@ -151,6 +151,10 @@ class Keys:
         """Counter: wrong API keys from one client in the current window (expires with it)."""
         return f"{self.prefix}:auth:fail:{client}"
 
+    def schedule_last(self, schedule: str) -> str:
+        """Hash: the last fire of a schedule (slot, outcome started|skipped|failed, run id)."""
+        return f"{self.prefix}:sched:{schedule}:last"
+
     def hook_seen(self, signature: str) -> str:
         """Flag: a signed hook event already accepted (a replay is refused)."""
         return f"{self.prefix}:hook:seen:{signature}"

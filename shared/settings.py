@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     #: Seconds between SSE keep-alive comments (the plugin needs at most 15).
     sse_keepalive_s: Annotated[float, Field(gt=0, le=15)] = 15.0
 
+    # --- events in and schedules (issue 8) -----------------------------------------
+    #: Run the schedule loop in this gateway process (every replica runs it; claims dedupe).
+    scheduler_enabled: bool = True
+    #: Seconds between two looks at the schedules.
+    scheduler_tick_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    #: Seconds between two light polls of each endpoint's /cluster/resources; 0 = no polling.
+    poll_interval_s: Annotated[int, Field(ge=0, le=86_400)] = 0
+
     # --- workers --------------------------------------------------------------------
     worker_processes: PositiveInt = 2
     worker_threads: PositiveInt = 8
@@ -95,6 +103,35 @@ class Settings(BaseSettings):
     #: Retry back-off ceiling (ms); delayed messages sit unacked in worker memory until due.
     actor_max_backoff_ms: Annotated[int, Field(gt=0, le=900_000)] = 300_000
     actor_max_retries: NonNegativeInt = 5
+
+    # --- sync (issue 4) --------------------------------------------------------------
+    #: Concurrent sync steps reading one Proxmox endpoint, across every worker process.
+    sync_proxmox_concurrency: PositiveInt = 4
+    #: Concurrent sync steps writing to (or paging through) NetBox, across every worker.
+    sync_netbox_concurrency: PositiveInt = 4
+    #: Guests per ``sync_guests`` message (bounds a worker's memory and one bulk write).
+    sync_batch_size: Annotated[int, Field(gt=0, le=1000)] = 100
+    #: Objects per NetBox list POST/PATCH request.
+    sync_write_chunk: Annotated[int, Field(gt=0, le=1000)] = 200
+    #: Objects per NetBox page when reading current state.
+    sync_read_page: Annotated[int, Field(gt=0, le=1000)] = 1000
+    #: What happens to a NetBox VM whose guest is gone from Proxmox.
+    sync_stale_policy: Literal["decommission", "delete"] = "decommission"
+    #: Refuse to mark stale more than this share of an endpoint's VMs in one run
+    #: (an empty or privilege-filtered listing must not wipe NetBox).
+    sync_stale_max_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+    #: Templates become VMs (status offline, tag ``proxbox-template``); False leaves them out.
+    sync_templates: bool = True
+    #: Seconds a sync step waits in-process for a limiter slot before re-queuing itself.
+    sync_slot_wait_s: Annotated[float, Field(ge=0)] = 10.0
+    #: Also write the per-cluster journal entry when a run changed nothing there.
+    sync_journal_unchanged: bool = False
+    #: Seconds one Proxmox or NetBox request may take.
+    sync_http_timeout_s: Annotated[float, Field(gt=0)] = 60.0
+    #: Attempts of one Proxmox/NetBox request on transient errors (connection, 429, 5xx, 595/596).
+    sync_http_attempts: PositiveInt = 4
+    #: Deliveries of one sync message that failed transiently before it counts as failed.
+    sync_step_attempts: PositiveInt = 3
 
     # --- logging --------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
