@@ -163,12 +163,18 @@ def migrate_precheck(request: Request, rt: ClusterRuntime, params: dict[str, Any
     vm_priv(request, guest, "VM.Migrate")
     online = [n for n in rt.cluster.online_node_names() if n != guest.node]
     local = [d for d in guest.disks if not rt.cluster.storages[d.storage].shared]
+    if guest.kind == "lxc":  # pve-container spells these keys with dashes
+        return {"running": int(guest.running), "allowed-nodes": online,
+                "not-allowed-nodes": {}}
     out: dict[str, Any] = {"running": int(guest.running), "allowed_nodes": online,
                            "not_allowed_nodes": {}}
-    if guest.kind == "qemu":
-        out["local_disks"] = [{"volid": f"{d.storage}:{d.volname}", "size": 0, "cdrom": 0,
-                               "is_unused": int(d.slot.startswith("unused"))} for d in local]
-        out["local_resources"] = []
+    out["local_disks"] = [{"volid": f"{d.storage}:{d.volname}", "size": 0, "cdrom": 0,
+                           "is_unused": int(d.slot.startswith("unused"))} for d in local]
+    out["local_resources"] = []
+    out["mapped-resources"] = []  # PCI/USB resource mappings (none in a simulated estate)
+    out["mapped-resource-info"] = {}
+    if rt.cluster.at_least(9, 1):  # the dbus-vmstate helper arrived with 9.1
+        out["has-dbus-vmstate"] = 0
     return out
 
 
