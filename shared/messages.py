@@ -14,6 +14,7 @@ import dramatiq
 from pydantic import BaseModel, ConfigDict
 
 from shared.settings import Settings
+from shared.sync.models import GuestRef
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -117,5 +118,47 @@ class SyncGuest(Payload):
 SYNC_GUEST = MessageSpec("sync_guest", "proxbox.guests", SyncGuest)
 
 
+# --- the sync engine's internal messages (issue 4): ids and one batch, never the estate ---
+
+
+class SyncEndpoint(Payload):
+    """Discover one Proxmox endpoint (cluster status + ``/cluster/resources`` once), fan out."""
+
+    run_id: str
+    endpoint_id: int
+
+
+SYNC_ENDPOINT = MessageSpec("sync_endpoint", "proxbox.sync", SyncEndpoint)
+
+
+class SyncGuestsBatch(Payload):
+    """One batch of guests of one endpoint, with the NetBox ids discovery resolved."""
+
+    run_id: str
+    endpoint_id: int
+    batch: int
+    cluster_name: str
+    netbox_cluster_id: int
+    device_ids: dict[str, int]
+    guests: list[GuestRef]
+
+
+SYNC_GUESTS = MessageSpec("sync_guests", "proxbox.sync", SyncGuestsBatch)
+
+
+class Reconcile(Payload):
+    """After an endpoint's last batch: retire stale VMs, write the cluster's journal entry."""
+
+    run_id: str
+    endpoint_id: int
+    netbox_cluster_id: int
+    cluster_name: str
+
+
+RECONCILE = MessageSpec("reconcile", "proxbox.sync", Reconcile)
+
+
 #: Every message spec, so tooling (and test clean-up) can reach every queue.
-ALL_MESSAGES: tuple[MessageSpec[Any], ...] = (PING, PLAN_RUN, SYNC_GUEST)
+ALL_MESSAGES: tuple[MessageSpec[Any], ...] = (
+    PING, PLAN_RUN, SYNC_GUEST, SYNC_ENDPOINT, SYNC_GUESTS, RECONCILE,
+)  # fmt: skip

@@ -15,6 +15,6 @@ configure_logging(settings)
 broker = install_broker(settings)
 
 # Actor modules register on the broker above when imported; keep them after it.
-from workers import control  # noqa: E402
+from workers import control, sync  # noqa: E402
 
-__all__ = ["broker", "control"]
+__all__ = ["broker", "control", "sync"]

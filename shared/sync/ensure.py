@@ -1,0 +1,73 @@
+"""Idempotent "make these exist" for NetBox lookup objects (tags, roles, types, ...).
+
+One filtered GET per chunk (served by the cache on a re-run), one list POST for
+what is missing. Another worker creating the same object at the same moment
+makes our POST fail on NetBox's uniqueness check; we then read again and carry
+on with what it made.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from shared.errors import NetBoxError
+from shared.netbox.client import JsonObject, NetBoxClient
+
+#: Values per repeated query parameter (keeps URLs short).
+LOOKUP_CHUNK = 50
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_]+", "-", ascii_text.lower()).strip("-")
+    return (slug or "x")[:100]
+
+
+def find_by(
+    client: NetBoxClient, path: str, field: str, values: Sequence[Any],
+    extra: dict[str, Any] | None = None,
+) -> dict[Any, JsonObject]:  # fmt: skip
+    """``{value: object}`` for the objects whose ``field`` is one of ``values``."""
+    found: dict[Any, JsonObject] = {}
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), LOOKUP_CHUNK):
+        chunk = unique[start : start + LOOKUP_CHUNK]
+        params: dict[str, Any] = {field: chunk, "limit": 1000, **(extra or {})}
+        for obj in client.get(path, params).get("results") or []:
+            found[obj[field]] = obj
+    return found
+
+
+def ensure_by(
+    client: NetBoxClient, path: str, field: str, desired: Sequence[JsonObject]
+) -> tuple[dict[Any, JsonObject], list[JsonObject]]:
+    """Objects keyed by ``field``, creating the missing ones; also returns those created."""
+    wanted = {obj[field]: obj for obj in desired}
+    found = find_by(client, path, field, list(wanted))
+    missing = [obj for key, obj in wanted.items() if key not in found]
+    if not missing:
+        return found, []
+    try:
+        created = client.create(path, missing)
+    except NetBoxError as exc:
+        if exc.status != 400:
+            raise
+        created = _create_one_by_one(client, path, field, missing)
+    for obj in created:
+        found[obj[field]] = obj
+    return found, created
+
+
+def _create_one_by_one(
+    client: NetBoxClient, path: str, field: str, missing: Sequence[JsonObject]
+) -> list[JsonObject]:
+    again = find_by(client, path, field, [obj[field] for obj in missing])
+    created = []
+    for obj in missing:
+        if obj[field] in again:
+            continue
+        created.append(client.create_one(path, obj))
+    return list(again.values()) + created
