@@ -18,6 +18,7 @@ from gateway.auth import ApiKeyMiddleware, Throttle
 from gateway.errors import exception_handlers
 from gateway.hub import ProgressHub
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
+from gateway.poller import Poller
 from gateway.routes import (
     admin,
     auth,
@@ -85,13 +86,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state.api_keys = ApiKeyStore(sessions, hasher, settings.api_key_cache_ttl_s)
         state.throttle = Throttle(redis, keys, settings)
         scheduler = Scheduler(sessions, redis, keys, desk, settings.scheduler_tick_s)
-        state.scheduler = scheduler
+        poller = Poller(sessions, redis, keys, desk, secrets, settings.poll_interval_s or 1)
+        state.scheduler, state.poller = scheduler, poller
         hub.start()
         if settings.scheduler_enabled:
             scheduler.start()
+        if settings.poll_interval_s:
+            poller.start()
         try:
             yield
         finally:
+            await poller.stop()
             await scheduler.stop()
             await hub.stop()
             desk.close()

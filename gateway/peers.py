@@ -73,14 +73,23 @@ async def _proxmox_auth(
     return {"Cookie": f"PVEAuthCookie={ticket}"}
 
 
+async def proxmox_read(
+    endpoint: ProxmoxEndpoint, box: SecretBox, path: str, params: dict[str, str] | None = None
+) -> Any:
+    """The ``data`` of one read-only Proxmox call; raises httpx errors (and KeyError on a bare body)."""
+    async with httpx.AsyncClient(verify=endpoint.verify_ssl, timeout=endpoint.timeout) as client:
+        headers = await _proxmox_auth(client, endpoint, box)
+        response = await client.get(
+            f"{proxmox_base_url(endpoint)}{path}", headers=headers, params=params
+        )
+        response.raise_for_status()
+        return response.json()["data"]
+
+
 async def proxmox_version(endpoint: ProxmoxEndpoint, box: SecretBox) -> dict[str, Any]:
     result: dict[str, Any] = {"endpoint_id": endpoint.id, "name": endpoint.name}
     try:
-        async with httpx.AsyncClient(verify=endpoint.verify_ssl, timeout=endpoint.timeout) as client:
-            headers = await _proxmox_auth(client, endpoint, box)
-            response = await client.get(f"{proxmox_base_url(endpoint)}/version", headers=headers)
-            response.raise_for_status()
-            data = response.json().get("data") or {}
+        data = await proxmox_read(endpoint, box, "/version") or {}
     except httpx.HTTPStatusError as exc:
         return {**result, "ok": False, "status_code": exc.response.status_code,
                 "detail": f"Proxmox answered HTTP {exc.response.status_code}"}  # fmt: skip
