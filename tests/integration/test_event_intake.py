@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -15,17 +16,18 @@ from shared.hooks import SECRET_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from shared.messages import PLAN_RUN, SYNC_GUEST
 from shared.settings import Settings
 from tests.conftest import gateway_client
-from tests.integration.gateway_support import bootstrap
+from tests.integration.gateway_support import bootstrap, live_gateway
 from tests.integration.test_gateway_runs import drain
+from tests.pvesim.handle import SimEndpoint
 
 pytestmark = pytest.mark.anyio
 
 ENDPOINT = {"name": "pve-lab", "ip_address": "127.0.0.1", "username": "root@pam", "password": "pw"}
 
 
-async def endpoint_with_hooks(client: httpx.AsyncClient) -> tuple[int, str]:
+async def endpoint_with_hooks(client: httpx.AsyncClient, name: str = "pve-lab") -> tuple[int, str]:
     """A Proxmox endpoint and its hook secret; ``client`` keeps its API key for set-up only."""
-    created = await client.post("/proxmox/endpoints", json=ENDPOINT)
+    created = await client.post("/proxmox/endpoints", json={**ENDPOINT, "name": name})
     assert created.status_code == 201, created.text
     endpoint_id = created.json()["id"]
     secret = await client.post(f"/proxmox/endpoints/{endpoint_id}/hook-secret")
@@ -198,3 +200,30 @@ async def test_hook_secrets_are_never_listed_and_can_be_revoked(gateway_settings
     assert secret not in listing.text
     assert revoked.status_code == 204
     assert after.status_code == 401
+
+
+async def test_the_simulators_signed_hooks_reach_the_gateway_and_queue_a_sync(
+    gateway_settings: Settings, pve: SimEndpoint
+) -> None:
+    async with live_gateway(gateway_settings) as url, httpx.AsyncClient(base_url=url) as client:
+        await bootstrap(client)
+        endpoint_id, secret = await endpoint_with_hooks(client, name=pve.name)
+        # Given the simulator's hookscript pointed at the gateway with the endpoint's secret
+        pve.set_hook_url(f"{url}/events/proxmox", endpoint=pve.name, secret=secret)
+        # When a stopped guest is started through the Proxmox API
+        stopped = next(g for g in pve.guests() if g.status == "stopped" and not g.template)
+        node = pve.guest(stopped.vmid).node
+        kind = "qemu" if stopped.kind == "qemu" else "lxc"
+        pve.proxmox().nodes(node).__getattr__(kind)(stopped.vmid).status.start.post()
+        pve.wait_tasks()
+        for _ in range(100):
+            if len(pve.hooks_sent) >= 2:
+                break
+            await asyncio.sleep(0.05)
+    # Then pre-start and post-start were accepted, folded into one queued sync of that guest
+    assert [h["phase"] for h in pve.hooks_sent] == ["pre-start", "post-start"]
+    [message] = queued_guest_syncs(gateway_settings)
+    assert (message["kwargs"]["endpoint_id"], message["kwargs"]["vmid"]) == (
+        endpoint_id,
+        stopped.vmid,
+    )

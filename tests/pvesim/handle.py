@@ -115,8 +115,12 @@ class SimEndpoint:
     def set_task_duration(self, seconds: float) -> None:
         self.runtime.settings.task_duration = seconds
 
-    def set_hook_url(self, url: str | None) -> None:
+    def set_hook_url(self, url: str | None, *, endpoint: str | None = None,
+                     secret: str | None = None) -> None:
+        """Send hook events to ``url``; with ``endpoint`` and ``secret``, signed like proxbox-hook."""
         self.runtime.hooks.url = url
+        self.runtime.hooks.endpoint = endpoint
+        self.runtime.hooks.secret = secret
 
     @property
     def hooks_sent(self) -> list[dict[str, Any]]:

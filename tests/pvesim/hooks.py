@@ -9,6 +9,9 @@ start), and every attempt is recorded so tests can wait for it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +25,10 @@ PHASES = ("pre-start", "post-start", "pre-stop", "post-stop")
 @dataclass
 class HookEmitter:
     url: str | None = None
+    #: When set, events are sent as ``contrib/proxbox-hook`` sends them: naming this
+    #: proxbox-mq endpoint and signed with its hook secret (HMAC over "timestamp.body").
+    endpoint: str | None = None
+    secret: str | None = None
     timeout: float = 3.0
     sent: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -35,16 +42,28 @@ class HookEmitter:
                                    "cluster": cluster, "ts": int(time.time())}
         if migrated_from:
             payload["migrated_from"] = migrated_from  # PVE_MIGRATED_FROM in the real env
+        if self.endpoint:
+            payload["endpoint"] = self.endpoint
         url = self.url
         thread = threading.Thread(target=self._post, args=(url, payload), daemon=True)
         thread.start()
 
     def _post(self, url: str, payload: dict[str, Any]) -> None:
         try:
+            body = json.dumps(payload).encode()
             with httpx.Client(verify=False, timeout=self.timeout) as client:
-                client.post(url, json=payload)
+                client.post(url, content=body, headers=self._headers(body))
             with self._lock:
                 self.sent.append(payload)
         except httpx.HTTPError as exc:  # receiver down: a real hookscript just logs it
             with self._lock:
                 self.errors.append(f"{payload['vmid']} {payload['phase']}: {exc}")
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.secret:
+            timestamp = int(time.time())
+            mac = hmac.new(self.secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+            headers["X-Proxbox-Timestamp"] = str(timestamp)
+            headers["X-Proxbox-Signature"] = "sha256=" + mac.hexdigest()
+        return headers
