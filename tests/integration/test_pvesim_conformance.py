@@ -226,6 +226,8 @@ def test_every_answer_matches_the_official_schema(sim: Simulator) -> None:
      "is not one of"),  # booleans are 0/1 on the wire
     ("/nodes/pve1/qemu/100/config", {"memory": 2048, "digest": "ab"}, "not of type"),
     ("/nodes/pve1/lxc", [{"vmid": "200", "status": "running"}], "not of type"),
+    ("/nodes/pve1/qemu/100/config", {"digest": "ab", "net0": 1}, "not of type"),  # net[n]
+    ("/nodes/pve1/lxc/200/config", {"digest": "ab", "kind": "lxc"}, "'kind'"),  # closed
 ])
 def test_the_checker_catches_what_it_should(path: str, data: Any, expected: str | None) -> None:
     """Guards the guard: the translated schema really checks types, required, enums."""

@@ -15,7 +15,8 @@ from .runtime import ClusterRuntime
 NET_KEY = re.compile(r"^net(\d+)$")
 PRIV_FOR_KEY = {"memory": "VM.Config.Memory", "cores": "VM.Config.CPU",
                 "sockets": "VM.Config.CPU"}
-IGNORED = {"digest", "delete", "skiplock", "revert", "node", "vmid"}
+IGNORED = {"digest", "delete", "skiplock", "revert", "node", "vmid",
+           "kind"}  # "kind": the route binding (qemu|lxc), not a config key
 
 
 def _priv(key: str) -> str:
