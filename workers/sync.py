@@ -31,6 +31,7 @@ from shared.sync.endpoints import enabled_proxmox_ids
 from shared.sync.naming import Renamed
 from workers.sync_ledger import add_endpoint_counts, mark_running
 from workers.sync_phases import (
+    catalog,
     discover_and_plan,
     reconcile_endpoint,
     sync_batch,
@@ -64,6 +65,8 @@ def plan_run(**kwargs: Any) -> None:
                                        message=f"{payload.kind} sync"))  # fmt: skip
         with rt.sessions() as session:
             endpoint_ids = enabled_proxmox_ids(session, payload.endpoint_ids)
+        with rt.netbox_slot():  # once, before the endpoints race to create the same objects
+            catalog(rt.netbox())
         rt.publisher.publish(DiscoveryEvent(run_id=payload.run_id, phase="endpoints",
                                             count=len(endpoint_ids)))  # fmt: skip
         rt.ledger.announce(payload.run_id, _message_id(), len(endpoint_ids))

@@ -11,7 +11,7 @@ from shared.events import PhaseSummary
 from shared.messages import RECONCILE, SYNC_GUESTS, MessageSpec, Reconcile, SyncGuestsBatch
 from shared.netbox.client import NetBoxClient
 from shared.runs import LEDGER_TTL_S, child_message_id
-from shared.sync.catalog import CF_ENDPOINT, CF_TYPE, CF_VMID, Catalog, ensure_catalog
+from shared.sync.catalog import CF_ENDPOINT, CF_TYPE, CF_VMID, Catalog, ensure_catalog, owned_by
 from shared.sync.discover import discover, read_config
 from shared.sync.guests import GuestInput, sync_guests
 from shared.sync.infra import ensure_infra
@@ -80,6 +80,8 @@ def names_taken(netbox: NetBoxClient, endpoint_id: int, current: set[str]) -> li
     params = {f"cf_{CF_ENDPOINT}": endpoint_id, "fields": "id,name,custom_fields"}
     for page in netbox.iter_all("virtualization/virtual-machines/", params):
         for vm in page:
+            if not owned_by(vm, endpoint_id):
+                continue
             cf = vm.get("custom_fields") or {}
             if cf.get(CF_VMID) is None or identity_key(str(cf.get(CF_TYPE)), int(cf[CF_VMID])) not in current:
                 taken.append(str(vm["name"]))

@@ -35,6 +35,16 @@ CF_NODE = "proxmox_node"
 #: while tags people added in NetBox stay.
 CF_TAGS = "proxmox_tags"
 
+def owned_by(obj: dict[str, Any], endpoint_id: int) -> bool:
+    """Whether a NetBox object carries this endpoint's identity.
+
+    Every custom-field filter result is checked with this too: NetBox drops a
+    ``cf_*`` filter it does not know yet (e.g. a worker that cached the field list
+    before we created the field) and would answer with every object instead.
+    """
+    return (obj.get("custom_fields") or {}).get(CF_ENDPOINT) == endpoint_id
+
+
 _CUSTOM_FIELDS: list[dict[str, Any]] = [
     {"name": CF_ENDPOINT, "label": "Proxmox endpoint id", "type": "integer",
      "object_types": [VM, CLUSTER, DEVICE]},

@@ -53,12 +53,21 @@ def ensure_by(
     try:
         created = client.create(path, missing)
     except NetBoxError as exc:
-        if exc.status != 400:
+        if not lost_a_race(exc):
             raise
         created = _create_one_by_one(client, path, field, missing)
     for obj in created:
         found[obj[field]] = obj
     return found, created
+
+
+def lost_a_race(exc: NetBoxError) -> bool:
+    """Another writer created the object first: NetBox says 400 "already exists" from its
+    validators, or 500 IntegrityError when both passed validation at the same moment."""
+    text = str(exc).lower()
+    if exc.status == 400:
+        return True
+    return exc.status == 500 and ("unique constraint" in text or "duplicate key" in text)
 
 
 def _create_one_by_one(

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 from shared.errors import NetBoxError
 from shared.netbox.client import JsonObject, NetBoxClient
-from shared.sync.catalog import CF_ENDPOINT, CF_TAGS, CF_TYPE, CF_VMID
+from shared.sync.catalog import CF_ENDPOINT, CF_TAGS, CF_TYPE, CF_VMID, owned_by
 from shared.sync.diff import patch_for
-from shared.sync.ensure import ensure_by, find_by, slugify
+from shared.sync.ensure import ensure_by, find_by, lost_a_race, slugify
 from shared.sync.models import GuestConfig, GuestRef, identity_key
 from shared.sync.outcome import Outcome
 from shared.sync.vm_state import VmContext, desired_vm, vm_tags
@@ -68,7 +68,8 @@ def _identity_matches(client: NetBoxClient, endpoint_id: int, refs: Sequence[Gue
     for start in range(0, len(vmids), 100):
         params = {f"cf_{CF_ENDPOINT}": endpoint_id, f"cf_{CF_VMID}": vmids[start : start + 100],
                   "fields": VM_FIELDS, "limit": 1000}  # fmt: skip
-        matches += client.get(VM_PATH, params).get("results") or []
+        answer = client.get(VM_PATH, params).get("results") or []
+        matches += [vm for vm in answer if owned_by(vm, endpoint_id)]
     return matches
 
 
@@ -109,7 +110,7 @@ def _write_chunk(client: NetBoxClient, action: str, items: Sequence[tuple[GuestI
     try:
         answers = client.create(VM_PATH, bodies) if action == "created" else client.update(VM_PATH, bodies)
     except NetBoxError as exc:
-        if exc.status != 400:
+        if not lost_a_race(exc):
             raise  # NetBox down or overloaded: the whole message is retried
         return [_write_one(client, action, item, body) for item, body in items]
     return [_outcome(item, action, answer.get("id")) for (item, _), answer in zip(items, answers, strict=False)]
@@ -120,7 +121,7 @@ def _write_one(client: NetBoxClient, action: str, item: GuestInput, body: JsonOb
     try:
         answer = client.create(VM_PATH, [body]) if action == "created" else client.update(VM_PATH, [body])
     except NetBoxError as exc:
-        if exc.status != 400:
+        if not lost_a_race(exc):
             raise
         return _outcome(item, "failed", body.get("id"), error=str(exc))
     return _outcome(item, action, answer[0].get("id"))

@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.netbox.client import JsonObject, NetBoxClient
-from shared.sync.catalog import CF_CLUSTER, CF_ENDPOINT, TAG_DISCOVERED, TAG_MANAGED, Catalog
+from shared.sync.catalog import (
+    CF_CLUSTER,
+    CF_ENDPOINT,
+    TAG_DISCOVERED,
+    TAG_MANAGED,
+    Catalog,
+    owned_by,
+)
 from shared.sync.diff import patch_for, tag_ids
 from shared.sync.ensure import ensure_by, find_by, slugify
 from shared.sync.models import ClusterInfo
@@ -54,11 +61,13 @@ def _ensure_cluster(
     client: NetBoxClient, catalog: Catalog, endpoint_id: int, cluster: ClusterInfo, site_id: int,
     outcomes: list[Outcome],
 ) -> int:  # fmt: skip
-    params = {f"cf_{CF_ENDPOINT}": endpoint_id, "fields": CLUSTER_FIELDS}
-    current = client.first("virtualization/clusters/", params)
-    if current is None:
-        current = find_by(client, "virtualization/clusters/", "name", [cluster.name],
-                          {"fields": CLUSTER_FIELDS}).get(cluster.name)  # fmt: skip
+    params = {f"cf_{CF_ENDPOINT}": endpoint_id, "fields": CLUSTER_FIELDS, "limit": 50}
+    answer = client.get("virtualization/clusters/", params).get("results") or []
+    current = next((c for c in answer if owned_by(c, endpoint_id)), None)
+    if current is None:  # adopt a same-named cluster nobody owns (hand-made, predecessor)
+        named = find_by(client, "virtualization/clusters/", "name", [cluster.name], {"fields": CLUSTER_FIELDS})
+        unowned = named.get(cluster.name)
+        current = unowned if unowned and (unowned.get("custom_fields") or {}).get(CF_ENDPOINT) is None else None
     managed = catalog.tag_ids[TAG_MANAGED]
     desired: JsonObject = {
         "name": cluster.name,
@@ -87,7 +96,7 @@ def _ensure_devices(
 ) -> dict[str, int]:  # fmt: skip
     ours: dict[str, JsonObject] = {}
     for page in client.iter_all("dcim/devices/", {f"cf_{CF_ENDPOINT}": endpoint_id, "fields": DEVICE_FIELDS}):
-        ours.update({device["name"]: device for device in page})
+        ours.update({device["name"]: device for device in page if owned_by(device, endpoint_id)})
     missing = [node.name for node in cluster.nodes if node.name not in ours]
     if missing:  # adopt same-named devices of the site (made by hand or by the predecessor)
         ours.update(find_by(client, "dcim/devices/", "name", missing,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from shared.netbox.client import JsonObject, NetBoxClient
-from shared.sync.catalog import CF_ENDPOINT, CF_TYPE, CF_VMID, TAG_SOFT_DELETED, Catalog
+from shared.sync.catalog import CF_ENDPOINT, CF_TYPE, CF_VMID, TAG_SOFT_DELETED, Catalog, owned_by
 from shared.sync.diff import tag_ids
 from shared.sync.models import identity_key
 from shared.sync.outcome import Outcome
@@ -36,7 +36,8 @@ def scan(
     soft_tag = catalog.tag_ids[TAG_SOFT_DELETED]
     params = {f"cf_{CF_ENDPOINT}": endpoint_id, "fields": "id,name,status,tags,custom_fields"}
     result = StaleScan(0, [])
-    for vms in client.iter_all(VM_PATH, params, page=page):
+    for page_of_vms in client.iter_all(VM_PATH, params, page=page):
+        vms = [vm for vm in page_of_vms if owned_by(vm, endpoint_id)]
         result.total += len(vms)
         keys = [_identity(vm) for vm in vms]
         for vm, present in zip(vms, seen(keys), strict=True):
