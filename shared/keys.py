@@ -79,6 +79,10 @@ class Keys:
         """Set: message ids already added to :meth:`sync_counts` (redelivery counts once)."""
         return f"{self.prefix}:run:{run_id}:ep:{endpoint_id}:counted"
 
+    def sync_requests(self, run_id: str) -> str:
+        """Hash: ``netbox:GET``/``proxmox:GET``... -> requests a run made (its record's timings)."""
+        return f"{self.prefix}:run:{run_id}:requests"
+
     def sync_errors(self, run_id: str) -> str:
         """List: capped error lines of a run (the SyncRun error summary)."""
         return f"{self.prefix}:run:{run_id}:errors"

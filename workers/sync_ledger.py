@@ -76,11 +76,13 @@ def finish(rt: Runtime, run_id: str) -> None:
     status = run_status(state, counts)
     started = float(state.fields.get("started") or time.time())
     duration = round(time.time() - started, 3)
-    _write_row(rt, run_id, status, counts, duration, errors)
+    raw = rt.redis.hgetall(rt.keys.sync_requests(run_id))
+    requests = {_text(k): int(v) for k, v in raw.items()}
+    _write_row(rt, run_id, status, counts, {"duration_s": duration, "requests": requests}, errors)
     if rt.redis.hsetnx(rt.keys.run_ledger(run_id), "completed", "1"):
         rt.publisher.publish(Complete(
             run_id=run_id, ok=status == RunStatus.SUCCEEDED, status=status.value,
-            message=f"run {status.value} in {duration:.1f} s", result={"counts": counts,
+            message=f"run {status.value} in {duration:.1f} s", result={"counts": counts, "requests": requests,
             "messages": {"expected": state.expected, "done": state.done, "failed": state.failed}},
             errors=[{"message": line} for line in errors],
         ))  # fmt: skip
@@ -100,14 +102,14 @@ def run_status(state: LedgerState, counts: dict[str, dict[str, int]]) -> RunStat
 
 
 def _write_row(rt: Runtime, run_id: str, status: RunStatus, counts: dict[str, dict[str, int]],
-               duration: float, errors: list[str]) -> None:  # fmt: skip
+               timings: dict[str, object], errors: list[str]) -> None:  # fmt: skip
     now = datetime.now(UTC)
     with rt.sessions.begin() as session:
         row = session.get(SyncRun, run_id)
         if row is None:
             return  # a run nobody recorded (targeted sync without a run id)
         row.status, row.counts, row.finished_at = status, counts, now
-        row.timings = {**(row.timings or {}), "duration_s": duration}
+        row.timings = {**(row.timings or {}), **timings}
         row.error_summary = "\n".join(errors) if errors else None
         row.started_at = row.started_at or now
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,7 +29,7 @@ from shared.netbox.cache import NetBoxGetCache
 from shared.netbox.client import NetBoxClient
 from shared.proxmox.client import ProxmoxClient
 from shared.redis_client import sync_client
-from shared.runs import RunLedger
+from shared.runs import LEDGER_TTL_S, RunLedger
 from shared.settings import Settings, get_settings
 from shared.sync.endpoints import load_proxmox, netbox_connection, proxmox_credentials
 
@@ -53,14 +55,35 @@ class Runtime:
     def netbox(self) -> NetBoxClient:
         with self.sessions() as session:
             connection = netbox_connection(self.settings, session)
-        return NetBoxClient(connection, self.cache, timeout_s=self.settings.sync_http_timeout_s,
-                            attempts=self.settings.sync_http_attempts)  # fmt: skip
+        client = NetBoxClient(connection, self.cache, timeout_s=self.settings.sync_http_timeout_s,
+                              attempts=self.settings.sync_http_attempts)  # fmt: skip
+        _opened().append(client)
+        return client
 
     def proxmox(self, endpoint_id: int) -> tuple[ProxmoxClient, str | None]:
         """A client for the endpoint and the site slug it asks for."""
         with self.sessions() as session:
             row = load_proxmox(session, endpoint_id)
-            return ProxmoxClient(proxmox_credentials(self.settings, row)), row.site_slug
+            client = ProxmoxClient(proxmox_credentials(self.settings, row))
+        _opened().append(client)
+        return client, row.site_slug
+
+    def flush_request_counts(self, run_id: str) -> None:
+        """Add the requests this thread's clients made to the run's tally, and close them."""
+        tally: Counter[str] = Counter()
+        for client in _opened():
+            if isinstance(client, NetBoxClient):
+                tally.update({f"netbox:{method}": n for method, n in client.requests.items()})
+                client.close()
+            else:
+                tally["proxmox:GET"] += client.requests
+        _opened().clear()
+        if tally:
+            pipe = self.redis.pipeline()
+            for name, n in tally.items():
+                pipe.hincrby(self.keys.sync_requests(run_id), name, n)
+            pipe.expire(self.keys.sync_requests(run_id), LEDGER_TTL_S)
+            pipe.execute()
 
     @contextlib.contextmanager
     def slot(self, resource: str, limit: int) -> Iterator[None]:
@@ -84,6 +107,17 @@ class Runtime:
 
     def netbox_slot(self) -> contextlib.AbstractContextManager[None]:
         return self.slot("netbox", self.settings.sync_netbox_concurrency)
+
+
+_local = threading.local()
+
+
+def _opened() -> list[NetBoxClient | ProxmoxClient]:
+    """Clients the current message (one worker thread) built; counted and closed after it."""
+    if not hasattr(_local, "clients"):
+        _local.clients = []
+    clients: list[NetBoxClient | ProxmoxClient] = _local.clients
+    return clients
 
 
 @functools.cache

@@ -88,6 +88,8 @@ def run_step(step: Step, body: Callable[[], StepResult], *, settles: bool = True
             if _retry(rt, message, exc):
                 raise
             result = _failed(step, exc)
+        finally:
+            rt.flush_request_counts(step.run_id)
     if step.endpoint_id is not None:
         add_endpoint_counts(rt, step.run_id, step.endpoint_id, message_id, result.outcomes)
     if settles:
