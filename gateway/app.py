@@ -17,6 +17,7 @@ from gateway.apikey_store import ApiKeyStore
 from gateway.auth import ApiKeyMiddleware, Throttle
 from gateway.errors import exception_handlers
 from gateway.hub import ProgressHub
+from gateway.intake import EndpointLookup
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from gateway.poller import Poller
 from gateway.routes import (
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         scheduler = Scheduler(sessions, redis, keys, desk, settings.scheduler_tick_s)
         poller = Poller(sessions, redis, keys, desk, secrets, settings.poll_interval_s or 1)
         state.scheduler, state.poller = scheduler, poller
+        state.endpoint_lookup = EndpointLookup(sessions)
         hub.start()
         if settings.scheduler_enabled:
             scheduler.start()

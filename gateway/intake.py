@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,9 @@ NOTIFICATION_STAGES: dict[str, list[str]] = {
     "replication": ["replication"],
     "fencing": ["nodes", "guests"],
 }
+#: Seconds an endpoint lookup is reused by :class:`EndpointLookup`, and how many it keeps.
+LOOKUP_TTL_S = 5.0
+LOOKUP_MAX_ENTRIES = 1024
 #: Refusal for an event whose endpoint is unknown or has hooks off (one message: no oracle).
 NOT_ACCEPTED = "unknown endpoint, or hook events are not enabled for it"
 
@@ -71,6 +75,33 @@ def parse_event(body: bytes) -> HookEvent | Notification:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise ValidationFailed(f"{where}: {first['msg']}") from None
+
+
+class EndpointLookup:
+    """Endpoints by name or id, remembered for a few seconds: a storm of hook events for
+    one endpoint costs one database query per :data:`LOOKUP_TTL_S`, not one per event.
+    Changing an endpoint's hook secret clears it (:meth:`forget`) in this process; other
+    gateway processes see the change within the TTL."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._found: dict[str, tuple[float, ProxmoxEndpoint | None]] = {}
+
+    def __call__(self, ref: str | None) -> ProxmoxEndpoint | None:
+        if not ref:
+            return None
+        now = time.monotonic()
+        cached = self._found.get(ref)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        endpoint = find_endpoint(self._sessions, ref)
+        if len(self._found) > LOOKUP_MAX_ENTRIES:
+            self._found.clear()
+        self._found[ref] = (now + LOOKUP_TTL_S, endpoint)
+        return endpoint
+
+    def forget(self) -> None:
+        self._found.clear()
 
 
 def find_endpoint(sessions: sessionmaker[Session], ref: str | None) -> ProxmoxEndpoint | None:
@@ -107,6 +138,14 @@ async def verify_hook_auth(
 
 def new_hook_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+async def already_queued(
+    redis: Redis, keys: Keys, endpoint_id: int, event: HookEvent
+) -> str | None:
+    """The run id of this guest's queued sync, if one is queued: the storm's cheap path."""
+    holder = await redis.get(keys.guest_queued(endpoint_id, event.vmid))
+    return holder.decode() if isinstance(holder, bytes) else holder
 
 
 def dispatch(desk: RunDesk, endpoint: ProxmoxEndpoint, event: HookEvent | Notification) -> Outcome:

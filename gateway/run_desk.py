@@ -116,12 +116,17 @@ class RunDesk:
         ``delay_ms`` lets a burst of events (pre-start, post-start) fold into one sync
         that runs after the burst and so reads the guest's final state.
         """
-        self._require_endpoints([endpoint_id])
         run_id = uuid.uuid4().hex
         flag = self._keys.guest_queued(endpoint_id, vmid)
+        # The flag first: a storm of events for a queued guest costs one Redis call each.
         if not self._redis.set(flag, run_id, nx=True, px=GUEST_FLAG_TTL_MS):
             holder = self._redis.get(flag)
             return (_text(holder) if holder else None), True
+        try:
+            self._require_endpoints([endpoint_id])
+        except NotFound:
+            self._redis.delete(flag)
+            raise
         self._redis.zadd(self._keys.runs_active, {run_id: time.time()})
         payload = SyncGuest(endpoint_id=endpoint_id, vmid=vmid, reason=reason, run_id=run_id)
         scope = {"endpoint_ids": [endpoint_id], "vmids": [vmid]}

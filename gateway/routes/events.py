@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -10,8 +11,9 @@ from starlette.routing import BaseRoute, Route
 from gateway.auth import HEADER, authenticate_key, client_of
 from gateway.bodies import path_int, read_body
 from gateway.intake import (
+    Outcome,
+    already_queued,
     dispatch,
-    find_endpoint,
     new_hook_secret,
     parse_event,
     verify_hook_auth,
@@ -35,7 +37,7 @@ async def proxmox_event(request: Request) -> Response:
     ref = event.endpoint if isinstance(event, HookEvent) else request.query_params.get("endpoint")
     if not ref and not isinstance(event, HookEvent):
         raise ValidationFailed("endpoint: name the endpoint in the query (?endpoint=<name or id>)")
-    endpoint = find_endpoint(state.sessions, ref)
+    endpoint = await run_in_threadpool(state.endpoint_lookup, ref)
     if api_key is None:
         await verify_hook_auth(
             endpoint, request.headers, body, state.secrets, state.redis, state.keys
@@ -43,7 +45,15 @@ async def proxmox_event(request: Request) -> Response:
     if endpoint is None:
         raise NotFound(f"Proxmox endpoint {ref!r} does not exist")
     desk: RunDesk = state.runs
-    outcome = await desk.call(dispatch, desk, endpoint, event)
+    holder = (
+        await already_queued(state.redis, state.keys, endpoint.id, event)
+        if isinstance(event, HookEvent)
+        else None
+    )
+    if holder is not None:
+        outcome = Outcome("guest_sync", holder, coalesced=True)
+    else:
+        outcome = await desk.call(dispatch, desk, endpoint, event)
     return JSONResponse(
         {"accepted": True, "action": outcome.action, "run_id": outcome.run_id,
          "coalesced": outcome.coalesced, "detail": outcome.detail},
@@ -59,7 +69,8 @@ def _set_hook_secret(request: Request, secret: str | None) -> ProxmoxEndpoint:
         if endpoint is None:
             raise NotFound(f"Proxmox endpoint {endpoint_id} does not exist")
         endpoint.hook_secret_enc = request.app.state.secrets.encrypt(secret) if secret else None
-        return endpoint
+    request.app.state.endpoint_lookup.forget()
+    return endpoint
 
 
 async def create_hook_secret(request: Request) -> Response:
