@@ -115,7 +115,9 @@ def sync_batch(rt: Runtime, payload: SyncGuestsBatch) -> list[Outcome]:
     proxmox, _ = rt.proxmox(payload.endpoint_id)
     with rt.proxmox_slot(payload.endpoint_id):
         inputs = [GuestInput(ref, *read_config(proxmox, ref)) for ref in payload.guests]
-    with rt.netbox_slot():
+    # The batch already holds its Proxmox data: wait for NetBox rather than re-queue and
+    # fetch it all again (bounded well under the actor's time limit).
+    with rt.netbox_slot(wait_s=rt.settings.actor_time_limit_ms / 4000):
         netbox = rt.netbox()
         ctx = VmContext(payload.endpoint_id, payload.cluster_name, payload.netbox_cluster_id,
                         payload.device_ids, catalog(netbox), {})  # fmt: skip

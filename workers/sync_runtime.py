@@ -86,13 +86,17 @@ class Runtime:
             pipe.execute()
 
     @contextlib.contextmanager
-    def slot(self, resource: str, limit: int) -> Iterator[None]:
-        """Hold one of ``limit`` slots on ``resource`` across every worker process."""
+    def slot(self, resource: str, limit: int, wait_s: float | None = None) -> Iterator[None]:
+        """Hold one of ``limit`` slots on ``resource`` across every worker process.
+
+        Waits in-process up to ``wait_s`` (default ``sync_slot_wait_s``), then raises
+        :class:`SlotBusy` so the message goes back to the queue without holding a thread.
+        """
         limiter = ConcurrentRateLimiter(  # type: ignore[no-untyped-call]
             self.limiter_backend, self.keys.limiter(resource), limit=limit,
             ttl=self.settings.actor_time_limit_ms + SLOT_TTL_MARGIN_MS,
         )  # fmt: skip
-        deadline = time.monotonic() + self.settings.sync_slot_wait_s
+        deadline = time.monotonic() + (self.settings.sync_slot_wait_s if wait_s is None else wait_s)
         while True:
             with limiter.acquire(raise_on_failure=False) as acquired:
                 if acquired:
@@ -105,8 +109,8 @@ class Runtime:
     def proxmox_slot(self, endpoint_id: int) -> contextlib.AbstractContextManager[None]:
         return self.slot(f"proxmox:{endpoint_id}", self.settings.sync_proxmox_concurrency)
 
-    def netbox_slot(self) -> contextlib.AbstractContextManager[None]:
-        return self.slot("netbox", self.settings.sync_netbox_concurrency)
+    def netbox_slot(self, wait_s: float | None = None) -> contextlib.AbstractContextManager[None]:
+        return self.slot("netbox", self.settings.sync_netbox_concurrency, wait_s)
 
 
 _local = threading.local()
