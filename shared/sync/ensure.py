@@ -18,6 +18,8 @@ from shared.netbox.client import JsonObject, NetBoxClient
 
 #: Values per repeated query parameter (keeps URLs short).
 LOOKUP_CHUNK = 50
+#: Read-then-create rounds before a lost creation race counts as an error.
+ENSURE_ROUNDS = 4
 
 
 def slugify(text: str) -> str:
@@ -44,21 +46,28 @@ def find_by(
 def ensure_by(
     client: NetBoxClient, path: str, field: str, desired: Sequence[JsonObject]
 ) -> tuple[dict[Any, JsonObject], list[JsonObject]]:
-    """Objects keyed by ``field``, creating the missing ones; also returns those created."""
+    """Objects keyed by ``field``, creating the missing ones; also returns those created.
+
+    Several batches often create the same tags at once: a refused POST means another
+    writer got there first, so read again and create what is still missing (a few rounds).
+    """
     wanted = {obj[field]: obj for obj in desired}
-    found = find_by(client, path, field, list(wanted))
-    missing = [obj for key, obj in wanted.items() if key not in found]
-    if not missing:
-        return found, []
-    try:
-        created = client.create(path, missing)
-    except NetBoxError as exc:
-        if not lost_a_race(exc):
-            raise
-        created = _create_one_by_one(client, path, field, missing)
-    for obj in created:
-        found[obj[field]] = obj
-    return found, created
+    created: list[JsonObject] = []
+    for attempt in range(ENSURE_ROUNDS):
+        found = find_by(client, path, field, list(wanted))
+        missing = [obj for key, obj in wanted.items() if key not in found]
+        if not missing:
+            return found, created
+        try:
+            made = client.create(path, missing)
+        except NetBoxError as exc:
+            if not lost_a_race(exc) or attempt + 1 == ENSURE_ROUNDS:
+                raise
+            continue
+        created += made
+        found.update({obj[field]: obj for obj in made})
+        return found, created
+    raise AssertionError("unreachable")
 
 
 def lost_a_race(exc: NetBoxError) -> bool:
@@ -68,15 +77,3 @@ def lost_a_race(exc: NetBoxError) -> bool:
     if exc.status == 400:
         return True
     return exc.status == 500 and ("unique constraint" in text or "duplicate key" in text)
-
-
-def _create_one_by_one(
-    client: NetBoxClient, path: str, field: str, missing: Sequence[JsonObject]
-) -> list[JsonObject]:
-    again = find_by(client, path, field, [obj[field] for obj in missing])
-    created = []
-    for obj in missing:
-        if obj[field] in again:
-            continue
-        created.append(client.create_one(path, obj))
-    return list(again.values()) + created
