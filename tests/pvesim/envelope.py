@@ -19,6 +19,11 @@ from starlette.responses import Response
 
 from .reason_phrase import REASON_HEADER
 
+try:  # 5-10x faster than json.dumps; the `test` extra installs it
+    import orjson
+except ImportError:  # pragma: no cover - plain json gives the same bytes, only slower
+    orjson = None  # type: ignore[assignment]
+
 JSON_TYPE = "application/json;charset=UTF-8"
 GZIP_MIN = 1024  # pveproxy compresses bodies above 1 KiB when the client allows it
 
@@ -41,6 +46,13 @@ def param_error(errors: dict[str, str]) -> PveError:
 
 
 def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON. orjson writes the same bytes as `json.dumps` here, except that
+    floats below 1e-4 print as `0.00001` rather than `1e-05` (the same number)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value)
+        except TypeError:  # non-str keys, ints over 64 bits: let json handle them
+            pass
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

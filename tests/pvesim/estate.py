@@ -9,12 +9,14 @@ takes the cluster lock and bumps `generation`, so cached serialisations (the big
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 GuestKind = Literal["qemu", "lxc"]
+_REVISIONS = itertools.count(1)  # process-wide, so a re-created guest never reuses one
 
 
 def version_tuple(version: str) -> tuple[int, int, int]:
@@ -114,6 +116,16 @@ class Guest:
     pid: int = 0
     smbios_uuid: str = ""
     extra_config: dict[str, Any] = field(default_factory=dict)  # raw keys set via PUT config
+    # Bumped by every attribute assignment after __init__: the `/cluster/resources` row
+    # cache re-renders a guest whose revision moved. Replace lists (tags, disks) rather
+    # than editing them in place; `ha.state` is checked on its own.
+    revision: ClassVar[int] = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "revision", next(_REVISIONS))
+        # The assignment hook lives on a subclass, so that __init__ (~35 fields, 10k
+        # guests) does not pay for it.
+        self.__class__ = _RevisedGuest
 
     @property
     def sid(self) -> str:
@@ -132,6 +144,14 @@ class Guest:
             if nic.index == index:
                 return nic
         raise KeyError(f"guest {self.vmid} has no net{index}")
+
+
+class _RevisedGuest(Guest):
+    """What every Guest becomes once built: each assignment bumps `revision`."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "revision", next(_REVISIONS))
 
 
 @dataclass

@@ -74,6 +74,22 @@ def resource_row(cluster: Cluster, guest: Guest, now: float) -> dict[str, Any]:
     return row
 
 
+MOVING_STATS = ("uptime", "cpu", "mem", "netin", "netout", "diskread", "diskwrite")
+
+
+def refresh_stats(row: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `row` (from `resource_row`) with new `stats` (from `live_stats` for the same
+    guest): what a pvestatd cycle changes. Equal to `resource_row` at the new time."""
+    if "uptime" not in row:  # an expired RRD row has no stats
+        return row
+    out = dict(row)
+    for key in MOVING_STATS:
+        out[key] = stats[key]
+    if "memhost" in out:
+        out["memhost"] = stats["mem"] + (stats["mem"] // 14 if stats["mem"] else 0)
+    return out
+
+
 def list_entry(cluster: Cluster, guest: Guest, now: float) -> dict[str, Any]:
     """`GET /nodes/{node}/qemu` and `.../lxc` items."""
     stats = live_stats(guest, now)

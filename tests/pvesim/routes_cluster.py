@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from . import render_cluster as rc
 from .auth import issue_ticket, login
-from .envelope import PveError, body_response
+from .envelope import PveError, accepts_gzip, body_response
 from .params import enum, required
 from .privileges import cap_object
 from .routes_common import api, identity, require
@@ -56,7 +56,7 @@ def cluster_resources(request: Request, rt: ClusterRuntime, params: dict[str, An
     kind = enum(params, "type", ["vm", "storage", "node", "sdn"])
     # Filtered by ACL, not refused: a token without VM.Audit sees no guests at all.
     see_guests = identity(request).has("VM.Audit")
-    body, gz = rt.resources_body(kind, see_guests)
+    body, gz = rt.resources_body(kind, see_guests, gzipped=accepts_gzip(request))
     return body_response(body, request, gz)
 
 

@@ -6,17 +6,16 @@ mutations here are the "control API" (what `/_sim/...` exposes over HTTP).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .envelope import PveError, dumps
+from .envelope import PveError
 from .estate import Cluster, Guest
 from .faults import FaultInjector, RequestCounter
 from .hooks import HookEmitter
-from .render_cluster import resources
+from .resources_cache import ResourcesBody, ResourcesCache
 from .spec import guest_from_fields
 from .tasks import TaskRegistry
 
@@ -38,7 +37,8 @@ class ClusterRuntime:
     faults: FaultInjector = field(init=False)
     tasks: TaskRegistry = field(init=False)
     secret: bytes = field(init=False)
-    _cache: dict[tuple[Any, ...], tuple[bytes, bytes]] = field(default_factory=dict)
+    _cache: dict[tuple[Any, ...], ResourcesBody] = field(default_factory=dict)
+    _rows: ResourcesCache = field(default_factory=ResourcesCache)
 
     def __post_init__(self) -> None:
         self.faults = FaultInjector(self.seed)
@@ -56,20 +56,24 @@ class ClusterRuntime:
         with self.cluster.lock:
             self.tasks.advance()
 
-    def resources_body(self, kind: str | None, see_guests: bool) -> tuple[bytes, bytes]:
-        """Serialised (plain, gzip) `/cluster/resources` envelope, cached per estate change
-        and per RRD interval: the answer for 10k guests is built once, served many times."""
-        now = time.time()
-        key = (self.cluster.generation, kind, see_guests, int(now // self.settings.rrd_interval))
-        cached = self._cache.get(key)
-        if cached is None:
-            with self.cluster.lock:
-                body = dumps({"data": resources(self.cluster, kind, see_guests, now)})
-            cached = (body, gzip.compress(body, compresslevel=1))
-            if len(self._cache) > 16:
-                self._cache.clear()
-            self._cache[key] = cached
-        return cached
+    def resources_body(self, kind: str | None, see_guests: bool,
+                       gzipped: bool = True) -> tuple[bytes, bytes | None]:
+        """Serialised (plain, gzip or None) `/cluster/resources` envelope, cached per estate
+        change and per RRD interval: the answer for 10k guests is built once, served many
+        times. Stats are those of the interval's start, as pvestatd would have sent them;
+        a rebuild re-renders only the guests that changed (`ResourcesCache`), and the
+        gzip copy is only made for a client that accepts it."""
+        tick = int(time.time() // self.settings.rrd_interval)
+        key = (self.cluster.generation, kind, see_guests, tick)
+        with self.cluster.lock:
+            body = self._cache.get(key)
+            if body is None:
+                body = self._rows.build(self.cluster, kind, see_guests,
+                                        tick * self.settings.rrd_interval)
+                if len(self._cache) > 16:
+                    self._cache.clear()
+                self._cache[key] = body
+            return body.plain, self._rows.gzip(body) if gzipped else None
 
     # -- mutations (the control API) -----------------------------------------------
     def guest(self, vmid: int) -> Guest:
