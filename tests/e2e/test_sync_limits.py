@@ -44,14 +44,16 @@ def test_a_limit_of_two_admits_two_holders_across_runtimes_and_the_third_waits(
             with lock:
                 inside[0] += 1
                 peak[0] = max(peak[0], inside[0])
-            time.sleep(0.6)
+            time.sleep(1.0)
             with lock:
                 inside[0] -= 1
 
     threads = [threading.Thread(target=hold, args=(rt,)) for rt in (first, second)]
     for thread in threads:
         thread.start()
-    time.sleep(0.15)
+    deadline = time.monotonic() + 5
+    while peak[0] < 2 and time.monotonic() < deadline:  # both holders inside
+        time.sleep(0.01)
     with pytest.raises(SlotBusy):  # both slots taken for longer than the in-process wait
         with first.slot("proxmox:1", 2):
             pass
