@@ -104,6 +104,13 @@ def test_full_sync_lands_every_guest_then_an_unchanged_rerun_writes_nothing(
         assert sorted(d["name"] for d in devices) == sorted(
             n for sim in estate.endpoints for n in sim.cluster.nodes)
         assert row.counts["virtual_machine"]["created"] == len(vms)
+        clusters = nb.get("/virtualization/clusters/", params={"limit": 100}).json()["results"]
+        assert {c["name"]: c["type"]["slug"] for c in clusters} == {
+            "cl1": "cluster", "cl2": "cluster", "standalone1": "standalone"}
+        assert {c["scope"]["name"] for c in clusters} == {
+            f"Proxmox Default Site - {name}" for name in ("cl1", "cl2", "standalone1")}
+        journal = nb.get("/extras/journal-entries/", params={"limit": 100}).json()["results"]
+        assert sorted(e["assigned_object_id"] for e in journal) == sorted(c["id"] for c in clusters)
 
         events = run_events(settings, run_id)
         names = [e["event"] for e in events]

@@ -90,3 +90,19 @@ def test_retries_stop_at_the_budget_and_back_off_is_capped() -> None:
         call_with_retries(flaky, attempts=3, is_transient=lambda e: True, sleep=sleeps.append)
     assert len(calls) == 3 and len(sleeps) == 2
     assert all(0 <= backoff_s(n, 0.5, 4.0) <= 4.0 for n in range(20))
+
+
+def test_run_status_from_the_ledger() -> None:
+    from shared.db.models import RunStatus
+    from shared.runs import LedgerState
+    from workers.sync_ledger import run_status
+
+    ok = LedgerState("r", expected=5, done=5)
+    assert run_status(ok, {"endpoint": {"synced": 2}}) == RunStatus.SUCCEEDED
+    one_down = LedgerState("r", expected=4, done=3, failed=1)
+    assert run_status(one_down, {"endpoint": {"synced": 1, "failed": 1}}) == RunStatus.PARTIAL
+    all_down = LedgerState("r", expected=2, done=1, failed=1)
+    assert run_status(all_down, {"endpoint": {"failed": 1}}) == RunStatus.FAILED
+    bad_guest = LedgerState("r", expected=4, done=4)
+    assert run_status(bad_guest, {"virtual_machine": {"failed": 1}}) == RunStatus.PARTIAL
+    assert run_status(LedgerState("r", cancelled=True), {}) == RunStatus.CANCELLED
