@@ -12,7 +12,9 @@ from shared.messages import RECONCILE, SYNC_GUESTS, MessageSpec, Reconcile, Sync
 from shared.netbox.client import NetBoxClient
 from shared.runs import LEDGER_TTL_S, child_message_id
 from shared.sync.catalog import CF_ENDPOINT, CF_TYPE, CF_VMID, Catalog, ensure_catalog, owned_by
-from shared.sync.discover import discover, read_config
+from shared.sync.details import sync_details
+from shared.sync.discover import discover
+from shared.sync.guest_read import read_guest
 from shared.sync.guests import GuestInput, sync_guests
 from shared.sync.infra import ensure_infra
 from shared.sync.journal import changed_anything, write_entry
@@ -114,14 +116,16 @@ def _batches(rt: Runtime, run_id: str, endpoint_id: int, guests: list[GuestRef])
 def sync_batch(rt: Runtime, payload: SyncGuestsBatch) -> list[Outcome]:
     proxmox, _ = rt.proxmox(payload.endpoint_id)
     with rt.proxmox_slot(payload.endpoint_id):
-        inputs = [GuestInput(ref, *read_config(proxmox, ref)) for ref in payload.guests]
+        reads = [read_guest(proxmox, ref) for ref in payload.guests]  # config + addresses, once (issue 5)
+        inputs = [GuestInput(r.ref, r.config, r.warning) for r in reads]
     # The batch already holds its Proxmox data: wait for NetBox rather than re-queue and
     # fetch it all again (bounded well under the actor's time limit).
     with rt.netbox_slot(wait_s=rt.settings.actor_time_limit_ms / 4000):
         netbox = rt.netbox()
         ctx = VmContext(payload.endpoint_id, payload.cluster_name, payload.netbox_cluster_id,
                         payload.device_ids, catalog(netbox), {})  # fmt: skip
-        return sync_guests(netbox, inputs, ctx, rt.settings.sync_write_chunk)
+        outcomes = sync_guests(netbox, inputs, ctx, rt.settings.sync_write_chunk)
+        return outcomes + sync_details(netbox, ctx, reads, outcomes, rt.settings.sync_write_chunk)
 
 
 def reconcile_endpoint(rt: Runtime, payload: Reconcile, step: Any) -> list[Outcome]:

@@ -83,9 +83,8 @@ def desired_vm(ref: GuestRef, config: GuestConfig | None, ctx: VmContext) -> Jso
     memory = (config.memory_mib if config else None) or (ref.maxmem // MIB if ref.maxmem else None)
     if memory:
         vm["memory"] = min(memory, INT_MAX)
-    disk = (config.disk_mb if config else None) or (ref.maxdisk // MIB if ref.maxdisk else None)
-    if disk:
-        vm["disk"] = min(disk, INT_MAX)
+    # `disk` is not written here (issue 5): NetBox sets it to the sum of the VM's virtual
+    # disks (shared/sync/disks.py) and refuses any other value once a VM has disks.
     if config is not None:
         vm["comments"] = config.description or ""
     return vm
