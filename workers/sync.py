@@ -24,6 +24,7 @@ from shared.messages import (
     SYNC_GUESTS,
     Reconcile,
     SyncEndpoint,
+    SyncGuestsBatch,
     send,
 )
 from shared.runs import child_message_id
@@ -36,7 +37,7 @@ from workers.sync_phases import (
     reconcile_endpoint,
     sync_batch,
 )
-from workers.sync_runtime import runtime
+from workers.sync_runtime import Runtime, runtime
 from workers.sync_steps import Step, StepResult, retry_when, run_step
 from workers.sync_targeted import sync_one_guest
 
@@ -118,7 +119,7 @@ def sync_guests(**kwargs: Any) -> None:
     run_step(step, body)
 
 
-def _maybe_reconcile(rt: Any, payload: Any) -> None:
+def _maybe_reconcile(rt: Runtime, payload: SyncGuestsBatch) -> None:
     """The batch that completes an endpoint's set announces and sends its reconcile.
 
     Decided by the set's size, not by who added last, so a batch redelivered after
@@ -159,7 +160,7 @@ def sync_guest(**kwargs: Any) -> None:
     sync_one_guest(runtime(), SYNC_GUEST.parse(kwargs))
 
 
-def _announce_renames(rt: Any, run_id: str, cluster: str, renamed: list[Renamed]) -> None:
+def _announce_renames(rt: Runtime, run_id: str, cluster: str, renamed: list[Renamed]) -> None:
     for change in renamed:
         rt.publisher.publish(DuplicateNameResolved(
             run_id=run_id, cluster=cluster, original_name=change.original,

@@ -25,6 +25,7 @@ from shared.sync.stale import retire, scan, too_many
 from shared.sync.vm_state import VmContext
 from workers.sync_ledger import add_endpoint_counts, endpoint_counts, record_error
 from workers.sync_runtime import Runtime
+from workers.sync_steps import Step
 
 #: Seconds a process reuses the catalog ids (tags, roles, types) without re-reading them.
 CATALOG_TTL_S = 30.0
@@ -128,7 +129,7 @@ def sync_batch(rt: Runtime, payload: SyncGuestsBatch) -> list[Outcome]:
         return outcomes + sync_details(netbox, ctx, reads, outcomes, rt.settings.sync_write_chunk)
 
 
-def reconcile_endpoint(rt: Runtime, payload: Reconcile, step: Any) -> list[Outcome]:
+def reconcile_endpoint(rt: Runtime, payload: Reconcile, step: Step) -> list[Outcome]:
     seen_key = rt.keys.sync_seen(payload.run_id, payload.endpoint_id)
 
     def seen(keys: Sequence[str]) -> list[bool]:
