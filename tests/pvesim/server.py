@@ -61,6 +61,33 @@ class _ServerThread:
         self.thread.join(timeout=10)
 
 
+class _TaskClock:
+    """Finishes due tasks on its own, as a node's worker processes do: a guest started through
+    the API is running (and its hookscript has fired) a task-duration later, whether or not
+    anyone reads the simulator in between."""
+
+    INTERVAL_S = 0.05
+
+    def __init__(self, runtimes: list[ClusterRuntime]) -> None:
+        self._runtimes = runtimes
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pvesim-task-clock", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL_S):
+            for rt in self._runtimes:
+                if rt.tasks.running():
+                    rt.advance()
+
+
 class Simulator:
     """All endpoints of one estate. `base_port=0` picks free ports (tests);
     otherwise cluster k listens on base_port + k (the CLI)."""
@@ -76,6 +103,7 @@ class Simulator:
         ]
         self.endpoints: list[SimEndpoint] = []
         self._threads: list[_ServerThread] = []
+        self._clock = _TaskClock(self.runtimes)
 
     def start(self) -> Simulator:
         cert = process_cert()
@@ -86,12 +114,14 @@ class Simulator:
                 self._threads.append(thread)
                 actual = thread.start()
                 self.endpoints.append(SimEndpoint(rt, self.host, actual))
+            self._clock.start()
         except Exception:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
+        self._clock.stop()
         for thread in self._threads:
             thread.stop()
         self._threads.clear()
