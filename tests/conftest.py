@@ -8,7 +8,6 @@ database, and deletes them afterwards: the servers are shared with other runs
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,11 +24,7 @@ from shared.messages import ALL_MESSAGES
 from shared.redis_client import sync_client
 from shared.settings import Settings, load_settings
 
-pytest_plugins = [
-    name
-    for name in ("tests.pvesim.pytest_plugin", "tests.netbox_testbed.pytest_plugin")
-    if importlib.util.find_spec(name) is not None
-]
+pytest_plugins = ["tests.pvesim.pytest_plugin", "tests.netbox_testbed.pytest_plugin"]
 
 REDIS_URL = os.environ.get("PROXBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BROKER_URL = os.environ.get("PROXBOX_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
