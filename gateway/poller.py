@@ -13,12 +13,9 @@ full run or a hook event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import socket
 import time
 from typing import Any
 
@@ -27,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from gateway.background import BackgroundLoop, replica_id
 from gateway.peers import proxmox_read
 from gateway.run_desk import RunDesk
 from shared.crypto import SecretBox
@@ -61,28 +59,21 @@ def changed_guests(before: dict[str, str], now: dict[str, str]) -> list[int]:
     return sorted(int(vmid) for vmid in set(before) | set(now) if before.get(vmid) != now.get(vmid))
 
 
-class Poller:
+class Poller(BackgroundLoop):
+    name = "proxbox-poller"
+
     def __init__(
         self, sessions: sessionmaker[Session], redis: Redis, keys: Keys, desk: RunDesk,
         box: SecretBox, interval_s: int,
     ) -> None:  # fmt: skip
+        super().__init__()
         self._sessions = sessions
         self._redis = redis
         self._keys = keys
         self._desk = desk
         self._box = box
         self._interval_s = interval_s
-        self._owner = f"{socket.gethostname()}:{os.getpid()}"
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="proxbox-poller")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._owner = replica_id()
 
     async def _loop(self) -> None:
         while True:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 from dataclasses import dataclass
 
@@ -22,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from gateway.background import BackgroundLoop, replica_id
 from gateway.run_desk import RunDesk
 from shared.db.models import Schedule
 from shared.keys import Keys
@@ -43,7 +42,9 @@ def timing_of(row: Schedule) -> Timing:
     return Timing(interval_s=row.interval_s, cron=row.cron)
 
 
-class Scheduler:
+class Scheduler(BackgroundLoop):
+    name = "proxbox-scheduler"
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -52,22 +53,13 @@ class Scheduler:
         desk: RunDesk,
         tick_s: float,
     ) -> None:
+        super().__init__()
         self._sessions = sessions
         self._redis = redis
         self._keys = keys
         self._desk = desk
         self._tick_s = tick_s
-        self._owner = f"{socket.gethostname()}:{os.getpid()}"
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="proxbox-scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._owner = replica_id()
 
     async def _loop(self) -> None:
         while True:
