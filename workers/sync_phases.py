@@ -11,7 +11,15 @@ from shared.events import PhaseSummary
 from shared.messages import RECONCILE, SYNC_GUESTS, MessageSpec, Reconcile, SyncGuestsBatch
 from shared.netbox.client import NetBoxClient
 from shared.runs import LEDGER_TTL_S, child_message_id
-from shared.sync.catalog import CF_ENDPOINT, CF_TYPE, CF_VMID, Catalog, ensure_catalog, owned_by
+from shared.sync.catalog import (
+    CF_ENDPOINT,
+    CF_TYPE,
+    CF_VMID,
+    TAG_MANAGED,
+    Catalog,
+    ensure_catalog,
+    owned_by,
+)
 from shared.sync.details import sync_details
 from shared.sync.discover import discover
 from shared.sync.guest_read import read_guest
@@ -20,6 +28,7 @@ from shared.sync.infra import ensure_infra
 from shared.sync.journal import changed_anything, write_entry
 from shared.sync.models import GuestRef, identity_key
 from shared.sync.naming import Renamed, resolve_names
+from shared.sync.node_network import read_node_networks, sync_node_network
 from shared.sync.outcome import Outcome
 from shared.sync.stale import retire, scan, too_many
 from shared.sync.vm_state import VmContext
@@ -53,12 +62,15 @@ def discover_and_plan(rt: Runtime, run_id: str, endpoint_id: int) -> EndpointPla
     proxmox, site_slug = rt.proxmox(endpoint_id)
     with rt.proxmox_slot(endpoint_id):
         found = discover(proxmox)
+        networks, network_warnings = read_node_networks(proxmox, found.cluster)  # issue 5
     with rt.netbox_slot():
         netbox = rt.netbox()
         cat = catalog(netbox)
         infra = ensure_infra(netbox, cat, endpoint_id, found.cluster, site_slug)
+        infra.outcomes += sync_node_network(netbox, cat.tag_ids[TAG_MANAGED], infra.device_ids, networks,
+                                            found.cluster)  # issue 5: node interfaces, IPs  # fmt: skip
         taken = names_taken(netbox, endpoint_id, {g.identity for g in found.guests})
-    for warning in found.warnings:
+    for warning in [*found.warnings, *network_warnings]:
         record_error(rt, run_id, f"discovery [{found.cluster.name}]: {warning}")
     synced = [g for g in found.guests if rt.settings.sync_templates or not g.template]
     guests, renamed = resolve_names(synced, taken)

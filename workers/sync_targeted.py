@@ -11,7 +11,9 @@ from __future__ import annotations
 import uuid
 
 from shared.messages import SyncGuest
-from shared.sync.discover import discover, read_config
+from shared.sync.details import sync_details
+from shared.sync.discover import discover
+from shared.sync.guest_read import read_guest
 from shared.sync.guests import GuestInput, sync_guests
 from shared.sync.infra import ensure_infra
 from shared.sync.naming import resolve_names
@@ -42,7 +44,7 @@ def _sync(rt: Runtime, payload: SyncGuest) -> list[Outcome]:
         rt.redis.delete(rt.keys.guest_queued(endpoint_id, vmid))  # after the slot: see module doc
         found = discover(proxmox)
         ref = next((g for g in found.guests if g.vmid == vmid), None)
-        config, warning = read_config(proxmox, ref) if ref is not None else (None, None)
+        read = read_guest(proxmox, ref) if ref is not None else None  # config + addresses (issue 5)
     with rt.netbox_slot():
         netbox = rt.netbox()
         cat = catalog(netbox)
@@ -57,5 +59,7 @@ def _sync(rt: Runtime, payload: SyncGuest) -> list[Outcome]:
         named, _ = resolve_names(found.guests, taken)
         ref = next(g for g in named if g.identity == ref.identity)
         ctx = VmContext(endpoint_id, found.cluster.name, infra.cluster_id, infra.device_ids, cat, {})
-        return infra.outcomes + sync_guests(netbox, [GuestInput(ref, config, warning)], ctx,
-                                            rt.settings.sync_write_chunk)  # fmt: skip
+        assert read is not None
+        chunk = rt.settings.sync_write_chunk
+        vm = sync_guests(netbox, [GuestInput(ref, read.config, read.warning)], ctx, chunk)
+        return infra.outcomes + vm + sync_details(netbox, ctx, [read], vm, chunk)
