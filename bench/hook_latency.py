@@ -115,7 +115,8 @@ def main() -> None:
                 endpoint.set_hook_url(
                     f"{url}/events/proxmox", endpoint=endpoint.name, secret=hook_secret
                 )
-                candidates = [g.vmid for g in endpoint.guests() if not g.template][: args.samples]
+                # Locked guests (a backup running) refuse power changes, as on a real node.
+                candidates = [g.vmid for g in endpoint.guests() if not g.template and not g.lock][: args.samples]
                 try:
                     latencies = [sample(endpoint, nb, vmid) for vmid in candidates]
                 except TimeoutError:
