@@ -37,5 +37,7 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    # pika logs every reconnect at WARNING with a traceback; the broker retries anyway.
-    logging.getLogger("pika").setLevel(logging.ERROR)
+    # pika logs a dropped idle connection (missed heartbeats on a publish-only connection)
+    # at ERROR with a traceback, although dramatiq reconnects and the publish succeeds; a
+    # publish that really fails raises, and we log that ourselves.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
