@@ -64,7 +64,9 @@ def test_a_worker_killed_mid_run_leaves_no_duplicate_and_no_missing_vm(
     assert state is not None and not state.closed, "the kill must land before the run ends"
     with worker_process(settings, tmp_path, threads=4, name="rescuer") as rescuer, netbox.client() as nb:
         row = wait_run(settings, run_id, rescuer, timeout=240)
-        assert row.status == RunStatus.SUCCEEDED, row.error_summary
+        failed = [(e["item"]["item_type"], e["item"]["name"], e["error"]) for e in run_events(settings, run_id)
+                  if e["event"] == "item_progress" and e["operation"] == "failed"]  # fmt: skip
+        assert row.status == RunStatus.SUCCEEDED, (row.error_summary, row.counts, failed[:5])
         vms = [vm for vm in netbox_vms(nb) if vm["custom_fields"]["proxmox_endpoint_id"] == endpoint_id]
         identities = Counter((vm["custom_fields"]["proxmox_vm_type"], vm["custom_fields"]["proxmox_vm_id"])
                              for vm in vms)  # fmt: skip
