@@ -11,7 +11,12 @@ import pytest
 
 from shared.settings import Settings
 from tests.conftest import gateway_client
-from tests.e2e.sync_support import add_netbox_endpoint, add_proxmox_endpoint, netbox_vms, worker_process
+from tests.e2e.sync_support import (
+    add_netbox_endpoint,
+    add_proxmox_endpoint,
+    netbox_vms,
+    worker_process,
+)
 from tests.integration.gateway_support import bootstrap
 
 pytestmark = [pytest.mark.anyio, pytest.mark.netbox]
