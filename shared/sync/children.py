@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import NetBoxError
-from shared.netbox.client import JsonObject, NetBoxClient
+from shared.netbox.client import JsonObject, NetBoxClient, TransientNetBoxError
 from shared.sync.diff import patch_for, tag_ids
 from shared.sync.outcome import Outcome
 
@@ -87,6 +87,11 @@ def _write(client: NetBoxClient, kind: ChildKind, action: str, items: Sequence[C
         if exc.status != 400 or len(items) == 1:
             if exc.status != 400:
                 raise  # NetBox down or overloaded: the message is retried
+            if action == "created" and "already exists" in str(exc).lower():
+                # Another writer (a redelivered batch, a targeted sync) created it after our
+                # read: retry the step, whose fresh read finds the object and patches it.
+                raise TransientNetBoxError(f"{kind.kind} {items[0].label} was created meanwhile",
+                                           status=409) from exc  # fmt: skip
             result.outcomes.append(Outcome(kind.kind, items[0].label, "failed", items[0].body.get("id"),
                                            error=str(exc)[:500], vmid=items[0].vmid))  # fmt: skip
             return
