@@ -47,8 +47,10 @@ async def live_gateway(settings: Settings) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, 15)
-        sock.close()
+        try:
+            await asyncio.wait_for(task, 15)
+        finally:
+            sock.close()  # even when the server failed: a leaked socket fails a later test
 
 
 class FakeRun:
