@@ -6,7 +6,9 @@
 Measures, in one run: first sync wall time, unchanged re-sync wall time, the NetBox
 requests each made (the engine's own tally in the SyncRun record), NetBox writes
 (change-log rows), the worker process's peak RSS (VmHWM), and NetBox's own floor:
-list-POSTing the same number of bare VMs straight to the API (chunks of 200).
+list-POSTing the same number of bare VMs straight to the API (chunks of 200), and the
+floor for every object the first sync created (VMs, interfaces, MACs, IPs, disks:
+``bench.objects_floor``).
 Resets the test bed's database first (it is a throw-away NetBox).
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 
+from bench.objects_floor import objects_floor
 from shared.db.migrate import upgrade
 from shared.settings import Settings, load_settings
 from tests.conftest import BROKER_URL, REDIS_URL, delete_queues, delete_redis_keys
@@ -126,6 +129,7 @@ def main() -> None:
                 writes_second = write_count(nb) - writes_before - writes_first
                 rss = peak_rss_mb(worker.process.pid)
                 floor = netbox_floor(nb, args.guests)
+                objects = objects_floor(nb, first["counts"] or {})
         finally:
             sim.stop()
             delete_redis_keys(settings)
@@ -134,6 +138,8 @@ def main() -> None:
         "guests": args.guests, "first": first, "first_writes": writes_first, "resync": second,
         "resync_writes": writes_second, "worker_peak_rss_mb": rss, "netbox_floor_s": floor,
         "first_over_floor": round(first["seconds"] / floor, 2) if floor else None,
+        "objects_floor_s": objects,
+        "first_over_objects_floor": round(first["seconds"] / objects["total"], 2) if objects["total"] else None,
     }, indent=1))  # fmt: skip
 
 

@@ -1,0 +1,85 @@
+"""NetBox's own floor for an estate's objects: list-POST them straight to the API.
+
+Used by ``bench.first_sync`` to compare a first sync with the time NetBox itself
+needs to create the same numbers of VMs, VM interfaces, MAC addresses, IP addresses
+and virtual disks (chunks of 200, one client, no reads, no diffing), then removes them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+CHUNK = 200
+#: Outcome kinds of a sync run -> what the floor creates for them, in dependency order.
+KINDS = ("virtual_machine", "vm_interface", "mac_address", "ip_address", "virtual_disk")
+
+
+def _post_all(client: httpx.Client, path: str, bodies: list[dict[str, Any]]) -> list[int]:
+    ids: list[int] = []
+    for start in range(0, len(bodies), CHUNK):
+        answer = client.post(path, json=bodies[start : start + CHUNK])
+        answer.raise_for_status()
+        ids += [obj["id"] for obj in answer.json()]
+    return ids
+
+
+def _delete_all(client: httpx.Client, path: str, ids: list[int]) -> None:
+    for start in range(0, len(ids), 500):
+        client.request(
+            "DELETE", path, json=[{"id": i} for i in ids[start : start + 500]]
+        ).raise_for_status()
+
+
+def created(counts: dict[str, Any], kind: str) -> int:
+    return int((counts.get(kind) or {}).get("created", 0))
+
+
+def objects_floor(client: httpx.Client, counts: dict[str, Any]) -> dict[str, float]:
+    """Seconds NetBox takes per kind (and in all) to create the objects ``counts`` says a run created."""
+    ctype = client.post(
+        "/virtualization/cluster-types/", json={"name": "floor2", "slug": "floor2"}
+    ).json()
+    cluster = client.post(
+        "/virtualization/clusters/", json={"name": "floor2", "type": ctype["id"]}
+    ).json()
+    n_vm = max(1, created(counts, "virtual_machine"))
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    vms = _post_all(client, "/virtualization/virtual-machines/", [
+        {"name": f"floor2-{i:05d}", "cluster": cluster["id"], "status": "active", "vcpus": 2, "memory": 2048}
+        for i in range(n_vm)])  # fmt: skip
+    seconds["virtual_machine"] = time.perf_counter() - started
+    mark = time.perf_counter()
+    interfaces = _post_all(client, "/virtualization/interfaces/", [
+        {"virtual_machine": vms[i % n_vm], "name": f"net{i // n_vm}"}
+        for i in range(created(counts, "vm_interface"))])  # fmt: skip
+    seconds["vm_interface"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    macs = _post_all(client, "/dcim/mac-addresses/", [
+        {"mac_address": f"02:00:{i >> 24 & 255:02x}:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+         "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interfaces[i % len(interfaces)]}
+        for i in range(created(counts, "mac_address") if interfaces else 0)])  # fmt: skip
+    seconds["mac_address"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    ips = _post_all(client, "/ipam/ip-addresses/", [
+        {"address": f"100.{64 + (i >> 16 & 63)}.{i >> 8 & 255}.{i & 255}/32",
+         "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interfaces[i % len(interfaces)]}
+        for i in range(created(counts, "ip_address") if interfaces else 0)])  # fmt: skip
+    seconds["ip_address"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    _post_all(client, "/virtualization/virtual-disks/", [
+        {"virtual_machine": vms[i % n_vm], "name": f"disk{i // n_vm}", "size": 10240}
+        for i in range(created(counts, "virtual_disk"))])  # fmt: skip
+    seconds["virtual_disk"] = time.perf_counter() - mark
+    seconds["total"] = time.perf_counter() - started
+    _delete_all(client, "/ipam/ip-addresses/", ips)
+    _delete_all(client, "/dcim/mac-addresses/", macs)
+    _delete_all(
+        client, "/virtualization/virtual-machines/", vms
+    )  # interfaces and disks go with them
+    client.delete(f"/virtualization/clusters/{cluster['id']}/")
+    client.delete(f"/virtualization/cluster-types/{ctype['id']}/")
+    return {kind: round(value, 2) for kind, value in seconds.items()}
