@@ -99,7 +99,7 @@ async def test_a_started_guest_is_active_in_netbox_without_a_full_run(
                 worker.log_tail()
             )
     assert len(runs_of_kind(settings, "full")) == 1
-    assert 1 <= len(runs_of_kind(settings, "guests")) <= 2
+    assert len(runs_of_kind(settings, "guests")) in (1, 2)  # pre+post folded, maybe one trailing
 
 
 async def test_a_thousand_events_for_five_guests_cause_a_handful_of_syncs(
