@@ -30,6 +30,7 @@ from cryptography.fernet import Fernet
 
 from bench.objects_floor import objects_floor
 from shared.db.migrate import upgrade
+from shared.netbox.cache import NetBoxGetCache
 from shared.settings import Settings, load_settings
 from tests.conftest import BROKER_URL, REDIS_URL, delete_queues, delete_redis_keys
 from tests.e2e.sync_support import (
@@ -129,6 +130,9 @@ def main() -> None:
                 second = timed_run(settings, worker)
                 writes_second = write_count(nb) - writes_before - writes_first
                 rss = peak_rss_mb(worker.process.pid)
+                stats = NetBoxGetCache.from_settings(settings).stats()
+                # The engine's tally counts GETs it asked for; a cache hit never reaches NetBox.
+                cache = {"hits": stats.hits, "misses_reaching_netbox": stats.misses}
                 floor = 0.0 if args.no_floor else netbox_floor(nb, args.guests)
                 objects = {"total": 0.0} if args.no_floor else objects_floor(nb, first["counts"] or {})
         finally:
@@ -137,7 +141,7 @@ def main() -> None:
             delete_queues(settings)
     print(json.dumps({
         "guests": args.guests, "first": first, "first_writes": writes_first, "resync": second,
-        "resync_writes": writes_second, "worker_peak_rss_mb": rss, "netbox_floor_s": floor,
+        "resync_writes": writes_second, "cache_over_both_runs": cache, "worker_peak_rss_mb": rss, "netbox_floor_s": floor,
         "first_over_floor": round(first["seconds"] / floor, 2) if floor else None,
         "objects_floor_s": objects,
         "first_over_objects_floor": round(first["seconds"] / objects["total"], 2) if objects["total"] else None,
