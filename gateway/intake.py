@@ -35,6 +35,7 @@ from shared.hooks import (
     verify_signature,
 )
 from shared.keys import Keys
+from shared.redis_client import reply_text
 
 #: A guest's burst of hook events (pre-start, post-start) folds into one sync this much later.
 HOOK_COALESCE_DELAY_MS = 2_000
@@ -145,7 +146,7 @@ async def already_queued(
 ) -> str | None:
     """The run id of this guest's queued sync, if one is queued: the storm's cheap path."""
     holder = await redis.get(keys.guest_queued(endpoint_id, event.vmid))
-    return holder.decode() if isinstance(holder, bytes) else holder
+    return None if holder is None else reply_text(holder)
 
 
 def dispatch(desk: RunDesk, endpoint: ProxmoxEndpoint, event: HookEvent | Notification) -> Outcome:

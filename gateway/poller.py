@@ -30,6 +30,7 @@ from gateway.run_desk import RunDesk
 from shared.crypto import SecretBox
 from shared.db.models import ProxmoxEndpoint
 from shared.keys import Keys
+from shared.redis_client import reply_text
 from shared.schedule import claim_slot
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class Poller(BackgroundLoop):
         now = {str(entry["vmid"]): fingerprint(entry) for entry in resources if "vmid" in entry}
         key = self._keys.poll_snapshot(endpoint.id)
         raw: dict[Any, Any] = await self._redis.hgetall(key)
-        before = {_text(k): _text(v) for k, v in raw.items()}
+        before = {reply_text(k): reply_text(v) for k, v in raw.items()}
         await self._store(key, before, now)
         if not before:
             return []
@@ -124,7 +125,3 @@ class Poller(BackgroundLoop):
         if now:
             pipe.hset(key, mapping=now)  # type: ignore[arg-type]
         await pipe.execute()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -28,6 +28,7 @@ from shared.db.models import ProxmoxEndpoint, RunStatus, SyncRun
 from shared.errors import Conflict, NotFound, ServiceUnavailable
 from shared.keys import Keys
 from shared.messages import PLAN_RUN, SYNC_GUEST, StartRun, SyncGuest, send
+from shared.redis_client import reply_text
 from shared.runs import LEDGER_TTL_S, RunLedger, child_message_id
 from shared.settings import Settings
 
@@ -59,10 +60,6 @@ def scope_digest(kind: str, endpoint_ids: list[int] | None, stages: list[str] | 
     scope = {"kind": kind, "endpoints": sorted(endpoint_ids) if endpoint_ids else "all",
              "stages": sorted(stages) if stages else "all"}  # fmt: skip
     return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RunDesk:
@@ -100,7 +97,7 @@ class RunDesk:
             keys=[claim_key, self._keys.runs_active], args=[fresh, LEDGER_TTL_S, time.time()]
         )
         if not int(started):
-            return Started(_text(run_id), joined=True)
+            return Started(reply_text(run_id), joined=True)
         scope = {"endpoint_ids": endpoint_ids, "stages": stages}
         payload = StartRun(run_id=fresh, kind=kind, endpoint_ids=endpoint_ids, stages=stages)
         self._open_and_send(fresh, kind, scope, PLAN_RUN, payload, child_message_id(fresh, "plan"),
@@ -121,7 +118,7 @@ class RunDesk:
         # The flag first: a storm of events for a queued guest costs one Redis call each.
         if not self._redis.set(flag, run_id, nx=True, px=GUEST_FLAG_TTL_MS):
             holder = self._redis.get(flag)
-            return (_text(holder) if holder else None), True
+            return (reply_text(holder) if holder else None), True
         try:
             self._require_endpoints([endpoint_id])
         except NotFound:
@@ -131,13 +128,19 @@ class RunDesk:
         payload = SyncGuest(endpoint_id=endpoint_id, vmid=vmid, reason=reason, run_id=run_id)
         scope = {"endpoint_ids": [endpoint_id], "vmids": [vmid]}
         message_id = child_message_id(run_id, "guest", endpoint_id, vmid)
-        self._open_and_send(run_id, "guests", scope, SYNC_GUEST, payload, message_id, flag, delay_ms)
+        self._open_and_send(
+            run_id, "guests", scope, SYNC_GUEST, payload, message_id, flag, delay_ms
+        )
         return run_id, False
 
     # --- shared steps --------------------------------------------------------------------
     def _require_endpoints(self, endpoint_ids: list[int]) -> None:
         with self._sessions() as session:
-            found = set(session.scalars(select(ProxmoxEndpoint.id).where(ProxmoxEndpoint.id.in_(endpoint_ids))))
+            found = set(
+                session.scalars(
+                    select(ProxmoxEndpoint.id).where(ProxmoxEndpoint.id.in_(endpoint_ids))
+                )
+            )
         missing = sorted(set(endpoint_ids) - found)
         if missing:
             raise NotFound(f"Proxmox endpoint(s) {missing} do not exist")
@@ -150,11 +153,20 @@ class RunDesk:
             session.add(SyncRun(id=run_id, kind=kind, scope=scope, status=RunStatus.QUEUED))
         try:
             self.ledger.open(run_id, kind=kind, first_message_id=message_id)
-            send(self._broker, spec, payload, self._settings, message_id=message_id, delay_ms=delay_ms)
+            send(
+                self._broker,
+                spec,
+                payload,
+                self._settings,
+                message_id=message_id,
+                delay_ms=delay_ms,
+            )
         except Exception as exc:  # pika and redis raise many classes; all mean "not queued"
             logger.error("could not queue run %s: %s", run_id, type(exc).__name__)
             self._abandon(run_id, claim_key, f"not queued: {type(exc).__name__}: {exc}")
-            raise ServiceUnavailable(f"the run could not be queued ({type(exc).__name__})") from None
+            raise ServiceUnavailable(
+                f"the run could not be queued ({type(exc).__name__})"
+            ) from None
 
     def _abandon(self, run_id: str, claim_key: str, why: str) -> None:
         try:
@@ -179,9 +191,16 @@ class RunDesk:
         query = select(SyncRun)
         counted = select(func.count()).select_from(SyncRun)
         if status:
-            query, counted = query.where(SyncRun.status == status), counted.where(SyncRun.status == status)
+            query, counted = (
+                query.where(SyncRun.status == status),
+                counted.where(SyncRun.status == status),
+            )
         with self._sessions() as session:
-            rows = list(session.scalars(query.order_by(SyncRun.created_at.desc()).limit(limit).offset(offset)))
+            rows = list(
+                session.scalars(
+                    query.order_by(SyncRun.created_at.desc()).limit(limit).offset(offset)
+                )
+            )
             total = session.scalar(counted) or 0
         return rows, total
 
@@ -200,4 +219,4 @@ class RunDesk:
         members: list[tuple[Any, Any]] = list(
             self._redis.zrange(self._keys.runs_active, 0, -1, withscores=True)  # type: ignore[arg-type]
         )
-        return [(_text(member), float(score)) for member, score in members]
+        return [(reply_text(member), float(score)) for member, score in members]

@@ -59,3 +59,8 @@ def async_client(
     else:
         pool = aioredis.ConnectionPool.from_url(settings.redis_url, **options)
     return aioredis.Redis.from_pool(pool)
+
+
+def reply_text(value: object) -> str:
+    """A Redis reply (bytes, or str from a decoding client, or a number) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from shared.keys import Keys
+from shared.redis_client import reply_text
 
 #: Seconds a run's ledger lives after its last update (finished runs are in the database too).
 LEDGER_TTL_S = 7 * 24 * 3600
@@ -148,7 +149,7 @@ class RunLedger:
         raw = self._client.hgetall(self._keys.run_ledger(run_id))
         if not raw:
             return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields = {reply_text(k): reply_text(v) for k, v in raw.items()}
         return LedgerState(
             run_id=run_id,
             expected=int(fields.get("expected", 0)),
@@ -163,8 +164,4 @@ class RunLedger:
         self._client.zrem(self._keys.runs_active, run_id)
 
     def active(self) -> list[str]:
-        return [_text(member) for member in self._client.zrange(self._keys.runs_active, 0, -1)]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+        return [reply_text(member) for member in self._client.zrange(self._keys.runs_active, 0, -1)]

@@ -24,6 +24,7 @@ from gateway.schemas import (
 from shared.db.models import ProxmoxEndpoint, Schedule
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.keys import Keys
+from shared.redis_client import reply_text
 from shared.schedule import Timing
 
 
@@ -35,8 +36,7 @@ def _sessions(request: Request) -> sessionmaker[Session]:
 async def _out(request: Request, row: Schedule) -> ScheduleOut:
     keys: Keys = request.app.state.keys
     raw: dict[Any, Any] = await request.app.state.redis.hgetall(keys.schedule_last(str(row.id)))
-    last = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in raw.items()}  # fmt: skip
+    last = {reply_text(k): reply_text(v) for k, v in raw.items()}
     return ScheduleOut(
         id=row.id, name=row.name, interval_s=row.interval_s, cron=row.cron,
         endpoint_ids=row.endpoint_ids, stages=row.stages, enabled=row.enabled,

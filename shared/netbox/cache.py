@@ -29,7 +29,7 @@ from shared.keys import Keys
 from shared.netbox import cache_scripts
 from shared.netbox.cache_keys import EntryKey, endpoint_id
 from shared.netbox.cache_metrics import CacheStats, parse_stats
-from shared.redis_client import sync_client
+from shared.redis_client import reply_text, sync_client
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class NetBoxGetCache:
             ttl_s * 1000 + BODY_GRACE_MS,
         ]
         reply = self._run("store", lambda: self._store(keys=[self.keys.nbcache], args=args))
-        return "skipped" if reply is None else _text(reply)
+        return "skipped" if reply is None else reply_text(reply)
 
     # --- invalidation and clearing ------------------------------------------------
     def invalidate(self, endpoint: str, paths: Sequence[str]) -> int:
@@ -267,7 +267,3 @@ class NetBoxGetCache:
             "NetBox GET cache reachable again; replayed invalidations of %d endpoint(s)",
             len(pending),
         )
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode() if isinstance(reply, bytes) else reply

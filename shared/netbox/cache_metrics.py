@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from shared.redis_client import reply_text
 from shared.settings import Settings
 
 #: The Prometheus text exposition format the routes answer with.
@@ -108,10 +109,10 @@ class CacheStats:
 def parse_stats(raw: Sequence[Any], settings: Settings) -> CacheStats:
     """Build :class:`CacheStats` from the STATS script's reply (bytes or str items)."""
     pairs, entries, total_bytes, oldest_expiry, now_us = raw
-    counters = {_text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+    counters = {reply_text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
     ttl = settings.netbox_get_cache_ttl
     age: float | None = None
-    if _text(oldest_expiry):
+    if reply_text(oldest_expiry):
         # exp = insertion + ttl, so this assumes the TTL was not changed meanwhile
         age = max(0.0, (int(now_us) - float(oldest_expiry)) / 1e6 + ttl)
         age = round(age, 3)
@@ -124,10 +125,6 @@ def parse_stats(raw: Sequence[Any], settings: Settings) -> CacheStats:
         oldest_entry_age_seconds=age,
         **{name: counters.get(name, 0) for name in COUNTERS},
     )
-
-
-def _text(value: bytes | str | int) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class _StatsCollector:
