@@ -1,4 +1,4 @@
-"""Live checks against the configured peers: NetBox ``/api/status/``, Proxmox ``/version``.
+"""Live calls to the configured peers: NetBox ``/api/status/`` and reads, Proxmox ``/version``.
 
 Secrets are decrypted only here, only to build the one request's headers, and
 never appear in what is returned or logged (errors report the exception class
@@ -13,6 +13,7 @@ import httpx
 
 from shared.crypto import SecretBox
 from shared.db.models import NetBoxEndpoint, ProxmoxEndpoint, TokenVersion, build_url
+from shared.errors import NetBoxError
 
 #: Seconds a status check may take (the plugin's dashboard waits 5 s).
 PEER_TIMEOUT_S = 5.0
@@ -52,6 +53,30 @@ async def netbox_status(endpoint: NetBoxEndpoint, box: SecretBox) -> dict[str, A
     }
 
 
+async def netbox_get(
+    endpoint: NetBoxEndpoint, box: SecretBox, path: str, params: dict[str, str] | None = None
+) -> Any:
+    """One NetBox API read (``path`` under ``/api/``); None when NetBox answers 404.
+
+    Raises :class:`NetBoxError` (502 at the edge) when NetBox cannot be reached or fails.
+    """
+    headers = {**netbox_auth_header(endpoint, box), "Accept": "application/json"}
+    try:
+        async with httpx.AsyncClient(verify=endpoint.verify_ssl, timeout=PEER_TIMEOUT_S) as client:
+            response = await client.get(f"{endpoint.url}/api/{path}", headers=headers, params=params)
+    except httpx.HTTPError as exc:
+        raise NetBoxError(f"NetBox could not be reached: {_failure(exc)}") from None
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise NetBoxError(f"NetBox answered HTTP {response.status_code} to GET /api/{path}",
+                          status=response.status_code)  # fmt: skip
+    try:
+        return response.json()
+    except ValueError:
+        raise NetBoxError(f"NetBox answered GET /api/{path} with a body that is not JSON") from None
+
+
 def proxmox_base_url(endpoint: ProxmoxEndpoint) -> str:
     return build_url(endpoint.host, endpoint.port, https=True) + "/api2/json"
 
@@ -73,17 +98,40 @@ async def _proxmox_auth(
     return {"Cookie": f"PVEAuthCookie={ticket}"}
 
 
+class ProxmoxReader:
+    """Read-only calls to one endpoint over one connection, authenticated once.
+
+    ``async with ProxmoxReader(endpoint, box) as pve: await pve.read("/version")``
+    """
+
+    def __init__(self, endpoint: ProxmoxEndpoint, box: SecretBox) -> None:
+        self._endpoint, self._box = endpoint, box
+        self._client = httpx.AsyncClient(verify=endpoint.verify_ssl, timeout=endpoint.timeout)
+        self._headers: dict[str, str] | None = None
+
+    async def __aenter__(self) -> ProxmoxReader:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._client.aclose()
+
+    async def read(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """The ``data`` of one GET; raises httpx errors (and KeyError on a bare body)."""
+        if self._headers is None:
+            self._headers = await _proxmox_auth(self._client, self._endpoint, self._box)
+        response = await self._client.get(
+            f"{proxmox_base_url(self._endpoint)}{path}", headers=self._headers, params=params
+        )
+        response.raise_for_status()
+        return response.json()["data"]
+
+
 async def proxmox_read(
     endpoint: ProxmoxEndpoint, box: SecretBox, path: str, params: dict[str, str] | None = None
 ) -> Any:
     """The ``data`` of one read-only Proxmox call; raises httpx errors (and KeyError on a bare body)."""
-    async with httpx.AsyncClient(verify=endpoint.verify_ssl, timeout=endpoint.timeout) as client:
-        headers = await _proxmox_auth(client, endpoint, box)
-        response = await client.get(
-            f"{proxmox_base_url(endpoint)}{path}", headers=headers, params=params
-        )
-        response.raise_for_status()
-        return response.json()["data"]
+    async with ProxmoxReader(endpoint, box) as pve:
+        return await pve.read(path, params)
 
 
 async def proxmox_version(endpoint: ProxmoxEndpoint, box: SecretBox) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from shared.apikeys import MAX_KEY_LENGTH, MIN_KEY_LENGTH
 from shared.db.models import TokenVersion
@@ -141,10 +141,37 @@ class FullUpdateIn(StrictModel):
     )
 
 
+Vmid = Annotated[int, Field(ge=100, le=999_999_999)]
+
+
 class SyncGuestIn(StrictModel):
-    endpoint_id: RowId
-    vmid: Annotated[int, Field(ge=100, le=999_999_999)]
+    """One guest: ``endpoint_id`` and ``vmid``, or the ``netbox_vm_id`` of a VM we manage."""
+
+    endpoint_id: RowId | None = None
+    vmid: Vmid | None = None
+    netbox_vm_id: RowId | None = None
     reason: Annotated[str, Field(max_length=64)] = "api"
+
+    @model_validator(mode="after")
+    def _one_way_to_name_the_guest(self) -> SyncGuestIn:
+        by_proxmox = self.endpoint_id is not None or self.vmid is not None
+        if self.netbox_vm_id is not None and by_proxmox:
+            raise ValueError("give either netbox_vm_id, or endpoint_id and vmid, not both")
+        if self.netbox_vm_id is None and (self.endpoint_id is None or self.vmid is None):
+            raise ValueError("give endpoint_id and vmid, or netbox_vm_id")
+        return self
+
+
+class PluginGuestQuery(BaseModel):
+    """The plugin's "Sync now" call: ``GET /sync/individual/vm?cluster_name&node&type&vmid``.
+
+    Other parameters the plugin sends (``dry_run``, ``netbox_branch_schema_id``) are ignored.
+    """
+
+    cluster_name: Annotated[str, Field(min_length=1, max_length=255)]
+    node: Annotated[str, Field(max_length=255)] | None = None
+    type: Literal["qemu", "lxc"] | None = None
+    vmid: Vmid
 
 
 class RunUrls(BaseModel):
@@ -166,6 +193,23 @@ class GuestAcceptedOut(BaseModel):
     #: True when a sync of this guest was already queued (this request folded into it).
     coalesced: bool
     urls: RunUrls | None = None
+    endpoint_id: int
+    vmid: int
+
+
+class PluginGuestOut(GuestAcceptedOut):
+    """The predecessor's individual-sync shape, so the plugin reads it as it always did.
+
+    The sync is queued, not done inline: ``action`` is ``queued`` and the run's own
+    events tell the outcome; nothing else needs syncing first (``dependencies_synced``).
+    """
+
+    object_type: Literal["virtual_machine"] = "virtual_machine"
+    action: Literal["queued"] = "queued"
+    dry_run: bool = False
+    proxmox_resource: dict[str, Any]
+    dependencies_synced: list[dict[str, Any]] = []
+    error: str | None = None
 
 
 class RunOut(BaseModel):

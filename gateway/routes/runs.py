@@ -7,13 +7,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.bodies import query_id_list, query_int, read_model
+from gateway.bodies import query_id_list, query_int, read_model, read_query
+from gateway.guest_lookup import GuestTarget, endpoint_of_cluster, guest_of_netbox_vm
 from gateway.run_desk import RunDesk
 from gateway.schemas import (
     ActiveRunOut,
     CancelOut,
     FullUpdateIn,
     GuestAcceptedOut,
+    PluginGuestOut,
+    PluginGuestQuery,
     RunAcceptedOut,
     RunId,
     RunOut,
@@ -60,14 +63,43 @@ async def full_update(request: Request) -> Response:
     return JSONResponse(accepted.model_dump(), status_code=202)
 
 
-async def sync_guest(request: Request) -> Response:
-    body = await read_model(request, SyncGuestIn)
+async def _queue_guest(request: Request, target: GuestTarget, reason: str) -> GuestAcceptedOut:
     desk = _desk(request)
-    run_id, coalesced = await desk.call(desk.sync_guest, body.endpoint_id, body.vmid, body.reason)
-    accepted = GuestAcceptedOut(
-        run_id=run_id, coalesced=coalesced, urls=run_urls(run_id) if run_id else None
-    )
+    run_id, coalesced = await desk.call(desk.sync_guest, target.endpoint_id, target.vmid, reason)
+    return GuestAcceptedOut(
+        run_id=run_id, coalesced=coalesced, urls=run_urls(run_id) if run_id else None,
+        endpoint_id=target.endpoint_id, vmid=target.vmid,
+    )  # fmt: skip
+
+
+async def sync_guest(request: Request) -> Response:
+    """Queue a targeted sync of one guest, named by endpoint and vmid or by NetBox VM id."""
+    body = await read_model(request, SyncGuestIn)
+    if body.netbox_vm_id is not None:
+        state = request.app.state
+        target = await guest_of_netbox_vm(state.sessions, state.secrets, body.netbox_vm_id)
+    else:
+        assert body.endpoint_id is not None and body.vmid is not None  # the model requires both
+        target = GuestTarget(body.endpoint_id, body.vmid)
+    accepted = await _queue_guest(request, target, body.reason)
     return JSONResponse(accepted.model_dump(), status_code=202)
+
+
+async def plugin_sync_guest(request: Request) -> Response:
+    """The plugin's "Sync now": ``GET /sync/individual/vm?cluster_name&node&type&vmid`` (or as path)."""
+    query = read_query(request, PluginGuestQuery) if not request.path_params else \
+        PluginGuestQuery.model_validate(request.path_params)
+    endpoint_ids = query_id_list(request, "proxmox_endpoint_ids")
+    state = request.app.state
+    if endpoint_ids and len(endpoint_ids) == 1:
+        endpoint_id = endpoint_ids[0]
+    else:
+        endpoint_id = await endpoint_of_cluster(state.sessions, state.secrets, query.cluster_name)
+    accepted = await _queue_guest(request, GuestTarget(endpoint_id, query.vmid), "plugin")
+    resource = {"cluster_name": query.cluster_name, "node": query.node, "type": query.type,
+                "vmid": query.vmid}  # fmt: skip
+    out = PluginGuestOut(**accepted.model_dump(), proxmox_resource=resource)
+    return JSONResponse(out.model_dump(), status_code=202)
 
 
 def run_out(row: SyncRun, ledger: LedgerState | None) -> RunOut:
@@ -135,6 +167,8 @@ routes: list[BaseRoute] = [
     Route("/full-update", full_update, methods=["POST"]),
     Route("/sync/individual", sync_guest, methods=["POST"]),
     Route("/sync/individual/vm", sync_guest, methods=["POST"]),
+    Route("/sync/individual/vm", plugin_sync_guest, methods=["GET"]),
+    Route("/sync/individual/vm/{cluster_name}/{node}/{type}/{vmid}", plugin_sync_guest, methods=["GET"]),
     Route("/sync/active", sync_active, methods=["GET"]),
     Route("/runs", list_runs, methods=["GET"]),
     Route("/runs/{run_id}", get_run, methods=["GET"]),

@@ -20,7 +20,8 @@ from tests.integration.gateway_support import FIRST_KEY, bootstrap
 
 pytestmark = pytest.mark.anyio
 
-PATH_VALUES = {"key_id": "999", "endpoint_id": "1", "run_id": "abcdefgh12", "schedule_id": "1"}
+PATH_VALUES = {"key_id": "999", "endpoint_id": "1", "run_id": "abcdefgh12", "schedule_id": "1",
+               "cluster_name": "cl1", "node": "pve1", "type": "qemu", "vmid": "100"}
 #: Streams that never end on their own: checked under a real server in test_gateway_streams.
 ENDLESS = {("GET", "/full-update/stream")}
 

@@ -105,6 +105,54 @@ async def test_one_guest_is_queued_once_and_coalesced_after(gateway_settings: Se
     assert listing["total"] == 2 and {r["kind"] for r in listing["runs"]} == {"guests"}
 
 
+async def test_the_plugins_sync_now_by_cluster_name_queues_that_guest(
+    gateway_settings: Settings,
+) -> None:
+    async with gateway_client(gateway_settings) as client:
+        await bootstrap(client)
+        # Given an endpoint named like its Proxmox cluster
+        assert (await client.post("/proxmox/endpoints", json=PROXMOX)).status_code == 201
+        # When the plugin asks in its own terms, by query and by path
+        query = await client.get("/sync/individual/vm", params={
+            "cluster_name": PROXMOX["name"], "node": "pve1", "type": "qemu", "vmid": "101",
+            "netbox_branch_schema_id": "7"})  # fmt: skip
+        path = await client.get(f"/sync/individual/vm/{PROXMOX['name']}/pve1/lxc/102")
+    # Then each guest is queued once, answered in the predecessor's shape
+    assert query.status_code == path.status_code == 202, query.text
+    assert query.json()["proxmox_resource"] == {"cluster_name": PROXMOX["name"], "node": "pve1",
+                                                "type": "qemu", "vmid": 101}  # fmt: skip
+    assert query.json()["action"] == "queued" and query.json()["dependencies_synced"] == []
+    messages = drain(gateway_settings, SYNC_GUEST.queue_name(gateway_settings))
+    assert [(m["kwargs"]["endpoint_id"], m["kwargs"]["vmid"]) for m in messages] == [(1, 101), (1, 102)]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "names"),
+    [
+        ("POST", "/sync/individual/vm", {"vmid": 101}, 422, "endpoint_id and vmid, or netbox_vm_id"),
+        ("POST", "/sync/individual/vm", {"netbox_vm_id": 4, "vmid": 101}, 422, "not both"),
+        ("POST", "/sync/individual/vm", {"netbox_vm_id": 0}, 422, "netbox_vm_id"),
+        ("POST", "/sync/individual/vm", {"netbox_vm_id": 4}, 409, "no NetBox endpoint"),
+        ("GET", "/sync/individual/vm?vmid=101", None, 422, "cluster_name"),
+        ("GET", "/sync/individual/vm?cluster_name=c&vmid=abc", None, 422, "vmid"),
+        ("GET", "/sync/individual/vm?cluster_name=c&vmid=101&type=vz", None, 422, "type"),
+        ("GET", "/sync/individual/vm/c/n/vz/101", None, 422, "type"),
+        ("GET", "/sync/individual/vm?cluster_name=elsewhere&vmid=101", None, 409, "no NetBox endpoint"),
+    ],
+)
+async def test_sync_now_that_names_no_guest_is_refused_with_a_reason(
+    gateway_settings: Settings, method: str, path: str, payload: Any, status: int, names: str
+) -> None:
+    async with gateway_client(gateway_settings) as client:
+        await bootstrap(client)
+        assert (await client.post("/proxmox/endpoints", json=PROXMOX)).status_code == 201
+        response = await client.request(method, path, json=payload)
+        listing = (await client.get("/runs")).json()
+    assert response.status_code == status, response.text
+    assert names in json.dumps(response.json()["detail"])
+    assert listing["total"] == 0
+
+
 async def test_runs_are_listed_newest_first_and_filtered(gateway_settings: Settings) -> None:
     async with gateway_client(gateway_settings) as client:
         await bootstrap(client)

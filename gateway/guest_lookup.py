@@ -1,0 +1,82 @@
+"""Which guest a "Sync now" request means, when it does not say it in our terms.
+
+The plugin names a guest the way NetBox shows it: by the NetBox VM's id, or by
+cluster name, node, type and vmid. Identity lives in NetBox (the custom fields
+every managed VM and cluster carry), so both are resolved there, to the
+``(proxmox endpoint id, vmid)`` pair a targeted sync needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.peers import netbox_get
+from shared.crypto import SecretBox
+from shared.db.models import NetBoxEndpoint, ProxmoxEndpoint
+from shared.errors import Conflict, NotFound
+from shared.sync.catalog import CF_ENDPOINT, CF_VMID
+
+
+@dataclass(frozen=True)
+class GuestTarget:
+    endpoint_id: int
+    vmid: int
+
+
+def _netbox_endpoint(sessions: sessionmaker[Session], wanted: str) -> NetBoxEndpoint:
+    with sessions() as session:
+        row = session.scalars(select(NetBoxEndpoint).order_by(NetBoxEndpoint.id).limit(1)).first()
+    if row is None:
+        raise Conflict(f"{wanted} needs NetBox, and no NetBox endpoint is configured "
+                       "(POST /netbox/endpoint)")  # fmt: skip
+    return row
+
+
+def _endpoint_id_of(obj: dict[str, Any]) -> int | None:
+    value = (obj.get("custom_fields") or {}).get(CF_ENDPOINT)
+    return value if isinstance(value, int) else None
+
+
+async def guest_of_netbox_vm(
+    sessions: sessionmaker[Session], box: SecretBox, netbox_vm_id: int
+) -> GuestTarget:
+    """The guest behind a NetBox VM that proxbox-mq manages."""
+    netbox = _netbox_endpoint(sessions, "resolving a NetBox VM id")
+    vm = await netbox_get(netbox, box, f"virtualization/virtual-machines/{netbox_vm_id}/",
+                          {"fields": "id,name,custom_fields"})  # fmt: skip
+    if vm is None:
+        raise NotFound(f"NetBox VM {netbox_vm_id} does not exist")
+    endpoint_id, vmid = _endpoint_id_of(vm), (vm.get("custom_fields") or {}).get(CF_VMID)
+    if endpoint_id is None or not isinstance(vmid, int):
+        raise Conflict(f"NetBox VM {netbox_vm_id} ({vm.get('name')!r}) is not managed by proxbox: "
+                       f"it has no {CF_ENDPOINT}/{CF_VMID} custom fields; run a full update first")  # fmt: skip
+    return GuestTarget(endpoint_id, vmid)
+
+
+async def endpoint_of_cluster(
+    sessions: sessionmaker[Session], box: SecretBox, cluster_name: str
+) -> int:
+    """The Proxmox endpoint whose cluster NetBox shows under ``cluster_name``.
+
+    An endpoint named like the cluster answers without asking NetBox (the usual
+    set-up, and the only way before the first sync made the cluster).
+    """
+    with sessions() as session:
+        named = session.scalars(
+            select(ProxmoxEndpoint.id).where(ProxmoxEndpoint.name == cluster_name)
+        ).first()
+    if named is not None:
+        return named
+    netbox = _netbox_endpoint(sessions, f"no Proxmox endpoint is named {cluster_name!r}; finding its cluster")
+    page = await netbox_get(netbox, box, "virtualization/clusters/",
+                            {"name": cluster_name, "fields": "id,name,custom_fields"})  # fmt: skip
+    found = [c for c in (page or {}).get("results", []) if _endpoint_id_of(c) is not None]
+    if not found:
+        raise NotFound(f"no Proxmox endpoint serves a cluster named {cluster_name!r}")
+    endpoint_id = _endpoint_id_of(found[0])
+    assert endpoint_id is not None
+    return endpoint_id
