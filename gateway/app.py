@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state.api_keys = ApiKeyStore(sessions, hasher, settings.api_key_cache_ttl_s)
         state.throttle = Throttle(redis, keys, settings)
         scheduler = Scheduler(sessions, redis, keys, desk, settings.scheduler_tick_s)
-        poller = Poller(sessions, redis, keys, desk, secrets, settings.poll_interval_s or 1)
+        poller = Poller(sessions, redis, keys, desk, secrets, settings.poll_interval_s or 1,
+                        settings.poll_config_budget)  # fmt: skip
         state.scheduler, state.poller = scheduler, poller
         state.endpoint_lookup = EndpointLookup(sessions)
         hub.start()

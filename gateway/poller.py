@@ -1,4 +1,5 @@
-"""Polling fallback: what hookscripts cannot see (create, destroy, rename, resize, migration).
+"""Polling fallback: what hookscripts cannot see (create, destroy, rename, resize, migration,
+config edits).
 
 Every ``PROXBOX_POLL_INTERVAL_S`` each enabled endpoint is polled once (one
 replica wins the slot, as for schedules): one light ``/cluster/resources?type=vm``
@@ -6,8 +7,11 @@ call. Each guest's fingerprint (node, status, name, template, tags, sizes, lock)
 is compared with the one stored at the last poll; every guest that appeared,
 changed or vanished gets a targeted, coalesced sync. The first poll of an
 endpoint only records fingerprints (a full sync covers the initial state).
-Config-only changes that leave these fields alone (a NIC added) wait for the next
-full run or a hook event.
+
+Config-only changes (a NIC added, a VLAN tag changed) leave those fields alone, so
+each poll also reads the config ``digest`` of up to ``PROXBOX_POLL_CONFIG_BUDGET``
+guests, taking them in turn (a cursor in Redis): with G guests every config is
+looked at within ``ceil(G / budget)`` polls, at a bounded cost per poll.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from gateway.background import BackgroundLoop, replica_id
-from gateway.peers import proxmox_read
+from gateway.peers import ProxmoxReader
 from gateway.run_desk import RunDesk
 from shared.crypto import SecretBox
 from shared.db.models import ProxmoxEndpoint
@@ -55,6 +59,16 @@ def fingerprint(entry: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(watched, sort_keys=True).encode()).hexdigest()[:16]
 
 
+#: Config reads in flight at once during a poll's digest check.
+DIGEST_CONCURRENCY = 8
+
+
+def next_in_turn(vmids: list[int], after: int, budget: int) -> list[int]:
+    """Up to ``budget`` of the sorted ``vmids`` that follow ``after``, wrapping around once."""
+    later = [v for v in vmids if v > after]
+    return (later + [v for v in vmids if v <= after])[: max(0, budget)]
+
+
 def changed_guests(before: dict[str, str], now: dict[str, str]) -> list[int]:
     """vmids that appeared, changed or vanished between two snapshots (vmid -> fingerprint)."""
     return sorted(int(vmid) for vmid in set(before) | set(now) if before.get(vmid) != now.get(vmid))
@@ -65,7 +79,7 @@ class Poller(BackgroundLoop):
 
     def __init__(
         self, sessions: sessionmaker[Session], redis: Redis, keys: Keys, desk: RunDesk,
-        box: SecretBox, interval_s: int,
+        box: SecretBox, interval_s: int, config_budget: int = 0,
     ) -> None:  # fmt: skip
         super().__init__()
         self._sessions = sessions
@@ -74,6 +88,7 @@ class Poller(BackgroundLoop):
         self._desk = desk
         self._box = box
         self._interval_s = interval_s
+        self._budget = config_budget
         self._owner = replica_id()
 
     async def _loop(self) -> None:
@@ -100,15 +115,18 @@ class Poller(BackgroundLoop):
         return queued
 
     async def poll(self, endpoint: ProxmoxEndpoint) -> list[int]:
-        resources = await proxmox_read(endpoint, self._box, "/cluster/resources", {"type": "vm"})
-        now = {str(entry["vmid"]): fingerprint(entry) for entry in resources if "vmid" in entry}
-        key = self._keys.poll_snapshot(endpoint.id)
-        raw: dict[Any, Any] = await self._redis.hgetall(key)
-        before = {reply_text(k): reply_text(v) for k, v in raw.items()}
-        await self._store(key, before, now)
+        async with ProxmoxReader(endpoint, self._box) as pve:
+            resources = await pve.read("/cluster/resources", {"type": "vm"})
+            guests = {int(e["vmid"]): e for e in resources if "vmid" in e and "node" in e}
+            now = {str(vmid): fingerprint(entry) for vmid, entry in guests.items()}
+            key = self._keys.poll_snapshot(endpoint.id)
+            raw: dict[Any, Any] = await self._redis.hgetall(key)
+            before = {reply_text(k): reply_text(v) for k, v in raw.items()}
+            await self._store(key, before, now)
+            edited = await self._config_edits(pve, endpoint.id, guests) if self._budget else []
         if not before:
             return []
-        changed = changed_guests(before, now)
+        changed = sorted(set(changed_guests(before, now)) | set(edited))
         for vmid in changed:
             await self._desk.call(self._desk.sync_guest, endpoint.id, vmid, "poll")
         if changed:
@@ -116,6 +134,46 @@ class Poller(BackgroundLoop):
                 "poll of %s: %d guest(s) changed, syncs queued", endpoint.name, len(changed)
             )
         return changed
+
+    async def _config_edits(
+        self, pve: ProxmoxReader, endpoint_id: int, guests: dict[int, dict[str, Any]]
+    ) -> list[int]:
+        """Guests (the next ``budget`` in turn) whose config digest moved since it was last read."""
+        digests_key, cursor_key = self._keys.poll_digests(endpoint_id), self._keys.poll_cursor(endpoint_id)
+        cursor = int(reply_text(await self._redis.get(cursor_key) or b"0") or 0)
+        batch = next_in_turn(sorted(guests), cursor, self._budget)
+        if not batch:
+            return []
+        gate = asyncio.Semaphore(DIGEST_CONCURRENCY)
+
+        async def digest(vmid: int) -> str | None:
+            entry = guests[vmid]
+            async with gate:
+                try:
+                    config = await pve.read(f"/nodes/{entry['node']}/{entry['type']}/{vmid}/config")
+                except Exception as exc:  # a node offline or a guest gone: the next turn tries again
+                    logger.debug("config of %s not read: %s", vmid, type(exc).__name__)
+                    return None
+            return str(config.get("digest") or "") or None
+
+        read = dict(zip(batch, await asyncio.gather(*(digest(v) for v in batch)), strict=True))
+        stored = await self._redis.hmget(digests_key, [str(v) for v in batch])
+        known = {v: reply_text(d) for v, d in zip(batch, stored, strict=True) if d is not None}
+        fresh = {str(v): d for v, d in read.items() if d is not None}
+        pipe = self._redis.pipeline(transaction=True)
+        if fresh:
+            pipe.hset(digests_key, mapping=fresh)  # type: ignore[arg-type]
+        pipe.set(cursor_key, batch[-1])
+        await pipe.execute()
+        await self._forget_digests(digests_key, set(guests))
+        return [v for v, d in read.items() if d is not None and v in known and known[v] != d]
+
+    async def _forget_digests(self, key: str, present: set[int]) -> None:
+        """Drop digests of guests that no longer exist (a re-created vmid starts fresh)."""
+        stored = [reply_text(v) for v in await self._redis.hkeys(key)]
+        vanished = [v for v in stored if int(v) not in present]
+        if vanished:
+            await self._redis.hdel(key, *vanished)
 
     async def _store(self, key: str, before: dict[str, str], now: dict[str, str]) -> None:
         pipe = self._redis.pipeline(transaction=True)

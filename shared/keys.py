@@ -167,6 +167,14 @@ class Keys:
         """Hash: vmid -> fingerprint of each guest at the last poll of an endpoint."""
         return f"{self.prefix}:poll:{endpoint_id}"
 
+    def poll_digests(self, endpoint_id: int) -> str:
+        """Hash: vmid -> config digest when the poller last read that guest's config."""
+        return f"{self.prefix}:poll-digest:{endpoint_id}"
+
+    def poll_cursor(self, endpoint_id: int) -> str:
+        """String: the last vmid whose config digest the poller read (where the next turn starts)."""
+        return f"{self.prefix}:poll-cursor:{endpoint_id}"
+
     # --- tests and health -------------------------------------------------------------
     def probe(self, name: str) -> str:
         """Scratch keys written by health checks and round-trip tests."""

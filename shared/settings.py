@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     scheduler_tick_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     #: Seconds between two light polls of each endpoint's /cluster/resources; 0 = no polling.
     poll_interval_s: Annotated[int, Field(ge=0, le=86_400)] = 0
+    #: Guests per endpoint and poll whose config digest is read (in turn); 0 = no digest check.
+    poll_config_budget: Annotated[int, Field(ge=0, le=100_000)] = 100
 
     # --- workers --------------------------------------------------------------------
     worker_processes: PositiveInt = 2

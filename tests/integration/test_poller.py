@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.poller import Poller, changed_guests
+from gateway.poller import Poller, changed_guests, next_in_turn
 from gateway.run_desk import RunDesk
 from shared.broker import build_broker
 from shared.crypto import SecretBox
@@ -54,6 +54,15 @@ async def rig(gateway_settings: Settings, pve: SimEndpoint) -> AsyncIterator[Rig
     engine.dispose()
 
 
+def test_config_digests_are_read_in_turn_wrapping_around() -> None:
+    vmids = [100, 101, 102, 103, 104]
+    assert next_in_turn(vmids, after=0, budget=2) == [100, 101]
+    assert next_in_turn(vmids, after=101, budget=2) == [102, 103]
+    assert next_in_turn(vmids, after=103, budget=3) == [104, 100, 101]
+    assert next_in_turn(vmids, after=104, budget=9) == vmids
+    assert next_in_turn([], after=5, budget=3) == []
+
+
 def test_changes_are_what_differs_between_snapshots() -> None:
     before = {"100": "a", "101": "b", "102": "c"}
     now = {"100": "a", "101": "B", "103": "d"}
@@ -92,3 +101,29 @@ async def test_one_replica_polls_each_slot(rig: Rig) -> None:
     second = await rig.poller.poll_all(slot=1_800_000_000)
     assert list(first) == [rig.endpoint.id]
     assert second == {}
+
+
+async def test_config_edits_invisible_in_resources_are_found_by_digest_within_a_few_polls(
+    rig: Rig, gateway_settings: Settings
+) -> None:
+    # Given a poller that reads 3 guests' config digests per poll, and an estate it has seen whole
+    poller = Poller(rig.poller._sessions, rig.poller._redis, rig.poller._keys, rig.poller._desk,
+                    rig.poller._box, interval_s=30, config_budget=3)  # fmt: skip
+    guests = sorted(g.vmid for g in rig.sim.guests())
+    turns = -(-len(guests) // 3)
+    for _ in range(turns + 1):
+        assert await poller.poll(rig.endpoint) == []
+    # When a guest's config is edited through the API in a way /cluster/resources does not show
+    edited = guests[len(guests) // 2]
+    guest = rig.sim.guest(edited)
+    kind = "qemu" if guest.kind == "qemu" else "lxc"
+    getattr(rig.sim.proxmox().nodes(guest.node), kind)(edited).config.put(description="moved racks")
+    # Then within one full turn of polls exactly that guest is queued, once
+    rig.sim.reset_counts()
+    found = [await poller.poll(rig.endpoint) for _ in range(turns)]
+    assert sorted(v for polled in found for v in polled) == [edited]
+    queued = drain(gateway_settings, SYNC_GUEST.queue_name(gateway_settings))
+    assert [m["kwargs"]["vmid"] for m in queued] == [edited]
+    # And each poll read at most its budget of configs (plus the one resources call)
+    assert rig.sim.request_count("/cluster/resources", "GET") == turns
+    assert rig.sim.request_count("/nodes/*", "GET") <= 3 * turns
