@@ -2,9 +2,10 @@
 
 A hookscript event becomes a *targeted* guest sync, delayed a little and
 coalesced per guest (one queued sync per guest at a time; the sync reads the
-state at the end of the burst). A notification becomes a *scoped* sync of its
-endpoint (backups after a vzdump, replication state after a replication
-failure, every guest after a fencing), joined when one is already in flight.
+state at the end of the burst). A notification that names its guests (a vzdump's
+Details table, a replication job's vmid) becomes a targeted sync of each of them;
+one that names none (a fencing names a node, whose guests HA moves elsewhere)
+becomes a *scoped* sync of its endpoint, joined when one is already in flight.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,6 +46,8 @@ NOTIFICATION_STAGES: dict[str, list[str]] = {
     "replication": ["replication"],
     "fencing": ["nodes", "guests"],
 }
+#: Guests a notification may name before it becomes a scoped sync of the endpoint instead.
+MAX_GUESTS_PER_NOTIFICATION = 200
 #: Seconds an endpoint lookup is reused by :class:`EndpointLookup`, and how many it keeps.
 LOOKUP_TTL_S = 5.0
 LOOKUP_MAX_ENTRIES = 1024
@@ -58,6 +61,8 @@ class Outcome:
     run_id: str | None = None
     coalesced: bool = False
     detail: str = ""
+    #: Every run the event queued or joined (a notification may name several guests).
+    run_ids: list[str] = field(default_factory=list)
 
 
 def parse_event(body: bytes) -> HookEvent | Notification:
@@ -159,5 +164,11 @@ def dispatch(desk: RunDesk, endpoint: ProxmoxEndpoint, event: HookEvent | Notifi
     stages = NOTIFICATION_STAGES.get(event.kind)
     if stages is None:
         return Outcome("ignored", detail=f"notification type {event.kind!r} needs no sync")
+    vmids = event.vmids
+    if 0 < len(vmids) <= MAX_GUESTS_PER_NOTIFICATION:
+        # The guests it names, each a coalesced targeted sync: not the whole endpoint.
+        queued = [desk.sync_guest(endpoint.id, vmid, f"notification:{event.kind}") for vmid in vmids]
+        return Outcome("guest_syncs", queued[0][0], all(c for _, c in queued),
+                       f"guests {vmids}", [run_id for run_id, _ in queued if run_id])  # fmt: skip
     started = desk.start_run([endpoint.id], stages)
     return Outcome("scoped_sync", started.run_id, started.joined, f"stages {stages}")

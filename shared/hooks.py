@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
+import re
 import time
 from typing import Annotated, Any, Literal
 
@@ -28,6 +30,10 @@ SIGNATURE_SCHEME = "sha256="
 MAX_SKEW_S = 300
 #: Largest hook or notification body accepted (bytes).
 MAX_BODY_BYTES = 64 * 1024
+#: A row of a vzdump notification's Details table (``VMID  Name  Status  Time ...``).
+_DETAILS_ROW = re.compile(r"^\s*(\d{3,9})\s+\S")
+#: A replication job id: ``<vmid>-<job number>``.
+_REPLICATION_JOB = re.compile(r"^(\d{3,9})-\d+$")
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -103,3 +109,24 @@ class Notification(BaseModel):
     @property
     def hostname(self) -> str | None:
         return self.fields.get("hostname")
+
+    @property
+    def vmids(self) -> list[int]:
+        """The guests the notification is about, where its body says (sorted, unique).
+
+        vzdump: the VMID column of the message's Details table (one row per guest
+        backed up); replication: the guest of ``job-id`` (``<vmid>-<n>``). Others
+        (fencing) name a node, not guests: empty.
+        """
+        if self.kind == "replication":
+            found = _REPLICATION_JOB.match(self.fields.get("job-id", ""))
+            return [int(found.group(1))] if found else []
+        if self.kind != "vzdump":
+            return []
+        lines = self.message.splitlines()
+        header = next((i for i, line in enumerate(lines) if line.split()[:1] == ["VMID"]), None)
+        if header is None:
+            return []
+        table = itertools.takewhile(str.strip, lines[header + 1 :])  # the table ends at a blank line
+        rows = (_DETAILS_ROW.match(line) for line in table)
+        return sorted({int(row.group(1)) for row in rows if row})

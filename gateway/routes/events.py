@@ -56,6 +56,7 @@ async def proxmox_event(request: Request) -> Response:
         outcome = await desk.call(dispatch, desk, endpoint, event)
     return JSONResponse(
         {"accepted": True, "action": outcome.action, "run_id": outcome.run_id,
+         "run_ids": outcome.run_ids or ([outcome.run_id] if outcome.run_id else []),
          "coalesced": outcome.coalesced, "detail": outcome.detail},
         status_code=202,
     )  # fmt: skip

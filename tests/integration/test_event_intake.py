@@ -152,6 +152,32 @@ async def test_a_vzdump_notification_with_the_shared_secret_queues_a_scoped_sync
     assert message["kwargs"]["stages"] == ["backups"]
 
 
+async def test_a_vzdump_notification_naming_guests_queues_one_targeted_sync_each(
+    gateway_settings: Settings,
+) -> None:
+    message = ("Details\n=======\nVMID  Name  Status  Time  Size  Filename\n"
+               "101   db01  ok      12s   1 GiB local:backup/vzdump-qemu-101.vma.zst\n"
+               "205   ct05  err     1s    0 B   null\n\nTotal running time: 13s\n")  # fmt: skip
+    note = json.dumps({"title": "vzdump backup status (pve1): backup failed", "severity": "error",
+                       "message": message, "fields": {"hostname": "pve1", "type": "vzdump"}}).encode()  # fmt: skip
+    async with gateway_client(gateway_settings) as client:
+        await bootstrap(client)
+        endpoint_id, secret = await endpoint_with_hooks(client)
+        # When a backup job's notification lists two guests, and then arrives again
+        first = await post_event(client, note, {SECRET_HEADER: secret}, "?endpoint=pve-lab")
+        again = await post_event(client, note, {SECRET_HEADER: secret}, "?endpoint=pve-lab")
+        runs = (await client.get("/runs")).json()["runs"]
+    # Then each guest gets one targeted sync, the repeat folds into them, no full run starts
+    assert first.status_code == 202 and first.json()["action"] == "guest_syncs", first.text
+    assert len(first.json()["run_ids"]) == 2 and first.json()["coalesced"] is False
+    assert again.json()["coalesced"] is True and again.json()["run_ids"] == first.json()["run_ids"]
+    queued = drain(gateway_settings, SYNC_GUEST.queue_name(gateway_settings))
+    assert sorted((m["kwargs"]["endpoint_id"], m["kwargs"]["vmid"]) for m in queued) == [
+        (endpoint_id, 101), (endpoint_id, 205)]  # fmt: skip
+    assert {m["kwargs"]["reason"] for m in queued} == {"notification:vzdump"}
+    assert sorted(r["kind"] for r in runs) == ["guests", "guests"]
+
+
 async def test_bad_events_are_refused_and_nothing_is_queued(gateway_settings: Settings) -> None:
     async with gateway_client(gateway_settings) as client:
         await bootstrap(client)

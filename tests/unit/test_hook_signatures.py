@@ -63,3 +63,36 @@ def test_notifications_expose_type_and_hostname() -> None:
         }  # fmt: skip
     )
     assert (note.kind, note.hostname) == ("fencing", "pve3")
+
+
+VZDUMP_MESSAGE = """Details
+=======
+VMID    Name          Status    Time     Size           Filename
+101     db01          ok        12s      1.2 GiB        local:backup/vzdump-qemu-101-2026_11_29-02_00_03.vma.zst
+2050    web-frontend  err       3s       0 B            null
+101     db01          ok        12s      1.2 GiB        (listed twice: counted once)
+
+Total running time: 15s
+Total size: 1.2 GiB
+
+Logs
+====
+vzdump 101 2050 --storage local --mode snapshot
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "fields", "vmids"),
+    [
+        ("vzdump", VZDUMP_MESSAGE, {}, [101, 2050]),
+        ("vzdump", "backup failed before any guest ran", {}, []),
+        ("replication", "Replication Job: '100-0' failed", {"job-id": "100-0"}, [100]),
+        ("replication", "odd job id", {"job-id": "local-7"}, []),
+        ("fencing", "Successfully fenced node 'pve3'", {"hostname": "pve3"}, []),
+    ],
+)
+def test_a_notification_names_the_guests_its_body_lists(
+    kind: str, message: str, fields: dict[str, str], vmids: list[int]
+) -> None:
+    note = Notification(title="t", message=message, fields={"type": kind, **fields})
+    assert note.vmids == vmids
