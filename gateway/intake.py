@@ -42,9 +42,9 @@ from shared.redis_client import reply_text
 HOOK_COALESCE_DELAY_MS = 2_000
 #: Stages a notification's scoped sync covers, by notification type.
 NOTIFICATION_STAGES: dict[str, list[str]] = {
-    "vzdump": ["backups"],
-    "replication": ["replication"],
-    "fencing": ["nodes", "guests"],
+    "vzdump": ["guests"],
+    "replication": ["guests"],
+    "fencing": ["guests", "nodes"],
 }
 #: Guests a notification may name before it becomes a scoped sync of the endpoint instead.
 MAX_GUESTS_PER_NOTIFICATION = 200

@@ -8,13 +8,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator, model_validator
 
 from shared.apikeys import MAX_KEY_LENGTH, MIN_KEY_LENGTH
 from shared.db.models import TokenVersion
+from shared.errors import ValidationFailed
 from shared.schemas import Host, Name, Port, StrictModel, blank_is_none
+from shared.sync.stages import check_stage_names
 
 RunId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+def _known_stages(names: list[str]) -> list[str]:
+    try:
+        return check_stage_names(names)
+    except ValidationFailed as exc:
+        raise ValueError(str(exc).removeprefix("stages: ")) from None
+
+
+#: Stage names a run may select (``shared.sync.stages``), sorted and unique.
+StageNames = Annotated[
+    list[Annotated[str, Field(max_length=64)]], Field(min_length=1, max_length=64), AfterValidator(_known_stages)
+]
 #: A database row id: positive and within a 64-bit signed integer (SQLite and PostgreSQL).
 RowId = Annotated[int, Field(gt=0, le=2**63 - 1)]
 
@@ -136,9 +151,7 @@ class FullUpdateIn(StrictModel):
     """Body of ``POST /full-update`` (all optional; query ``proxmox_endpoint_ids`` also works)."""
 
     endpoint_ids: list[RowId] | None = Field(default=None, max_length=1000)
-    stages: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]] | None = Field(
-        default=None, max_length=64
-    )
+    stages: StageNames | None = None
 
 
 Vmid = Annotated[int, Field(ge=100, le=999_999_999)]
@@ -265,7 +278,7 @@ class ScheduleIn(StrictModel):
     interval_s: Annotated[int, Field(ge=60, le=366 * 86_400)] | None = None
     cron: Annotated[str, Field(min_length=9, max_length=100)] | None = None
     endpoint_ids: Annotated[list[RowId], Field(min_length=1, max_length=1000)] | None = None
-    stages: Annotated[list[Annotated[str, Field(pattern=r"^[a-z_-]{1,40}$")]], Field(max_length=50)] | None = None
+    stages: StageNames | None = None
     enabled: bool = True
 
 
@@ -274,7 +287,7 @@ class SchedulePatch(StrictModel):
     interval_s: Annotated[int, Field(ge=60, le=366 * 86_400)] | None = None
     cron: Annotated[str, Field(min_length=9, max_length=100)] | None = None
     endpoint_ids: Annotated[list[RowId], Field(min_length=1, max_length=1000)] | None = None
-    stages: Annotated[list[Annotated[str, Field(pattern=r"^[a-z_-]{1,40}$")]], Field(max_length=50)] | None = None
+    stages: StageNames | None = None
     enabled: bool | None = None
 
 

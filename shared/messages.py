@@ -126,6 +126,8 @@ class SyncEndpoint(Payload):
 
     run_id: str
     endpoint_id: int
+    #: The run's stage names (``shared.sync.stages``); None means all.
+    stages: list[str] | None = None
 
 
 SYNC_ENDPOINT = MessageSpec("sync_endpoint", "proxbox.sync", SyncEndpoint)
@@ -141,6 +143,7 @@ class SyncGuestsBatch(Payload):
     netbox_cluster_id: int
     device_ids: dict[str, int]
     guests: list[GuestRef]
+    stages: list[str] | None = None
 
 
 SYNC_GUESTS = MessageSpec("sync_guests", "proxbox.sync", SyncGuestsBatch)

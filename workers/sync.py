@@ -30,6 +30,7 @@ from shared.messages import (
 from shared.runs import child_message_id
 from shared.sync.endpoints import enabled_proxmox_ids
 from shared.sync.naming import Renamed
+from shared.sync.stages import select
 from workers.sync_ledger import add_endpoint_counts, mark_running
 from workers.sync_phases import (
     catalog,
@@ -62,8 +63,11 @@ def plan_run(**kwargs: Any) -> None:
 
     def body() -> StepResult:
         mark_running(rt, payload.run_id)
+        selection = select(payload.stages)
+        skipped = f"; not synced by proxbox-mq yet: {', '.join(selection.skipped)}" if selection.skipped else ""
         rt.publisher.publish(StepEvent(run_id=payload.run_id, step="run", status="started",
-                                       message=f"{payload.kind} sync"))  # fmt: skip
+                                       message=f"{payload.kind} sync, stages "
+                                               f"{', '.join(sorted(selection.stages))}{skipped}"))  # fmt: skip
         with rt.sessions() as session:
             endpoint_ids = enabled_proxmox_ids(session, payload.endpoint_ids)
         with rt.netbox_slot():  # once, before the endpoints race to create the same objects
@@ -73,7 +77,8 @@ def plan_run(**kwargs: Any) -> None:
         rt.ledger.announce(payload.run_id, _message_id(), len(endpoint_ids))
         broker = dramatiq.get_broker()
         for endpoint_id in endpoint_ids:
-            send(broker, SYNC_ENDPOINT, SyncEndpoint(run_id=payload.run_id, endpoint_id=endpoint_id),
+            send(broker, SYNC_ENDPOINT,
+                 SyncEndpoint(run_id=payload.run_id, endpoint_id=endpoint_id, stages=payload.stages),
                  settings, message_id=child_message_id(payload.run_id, "endpoint", endpoint_id))  # fmt: skip
         return StepResult()
 
@@ -89,7 +94,7 @@ def sync_endpoint(**kwargs: Any) -> None:
                 failure_counts=(("endpoint", "failed"),))
 
     def body() -> StepResult:
-        plan = discover_and_plan(rt, payload.run_id, payload.endpoint_id)
+        plan = discover_and_plan(rt, payload.run_id, payload.endpoint_id, select(payload.stages))
         step.emit(plan.infra_outcomes)
         # Counted before the children exist: the endpoint's reconcile reads these counts.
         add_endpoint_counts(rt, payload.run_id, payload.endpoint_id, _message_id(), plan.infra_outcomes)

@@ -30,6 +30,7 @@ from shared.sync.models import GuestRef, identity_key
 from shared.sync.naming import Renamed, resolve_names
 from shared.sync.node_network import read_node_networks, sync_node_network
 from shared.sync.outcome import Outcome
+from shared.sync.stages import Selection, select
 from shared.sync.stale import retire, scan, too_many
 from shared.sync.vm_state import VmContext
 from workers.sync_ledger import add_endpoint_counts, endpoint_counts, record_error
@@ -58,29 +59,35 @@ class EndpointPlan:
     messages: list[tuple[MessageSpec[Any], Any, str]] = field(default_factory=list)
 
 
-def discover_and_plan(rt: Runtime, run_id: str, endpoint_id: int) -> EndpointPlan:
+def discover_and_plan(rt: Runtime, run_id: str, endpoint_id: int, selection: Selection) -> EndpointPlan:
     proxmox, site_slug = rt.proxmox(endpoint_id)
     with rt.proxmox_slot(endpoint_id):
         found = discover(proxmox)
-        networks, network_warnings = read_node_networks(proxmox, found.cluster)  # issue 5
+        networks, network_warnings = (
+            read_node_networks(proxmox, found.cluster) if selection.node_network else ({}, [])
+        )  # issue 5
     with rt.netbox_slot():
         netbox = rt.netbox()
         cat = catalog(netbox)
         infra = ensure_infra(netbox, cat, endpoint_id, found.cluster, site_slug)
-        infra.outcomes += sync_node_network(netbox, cat.tag_ids[TAG_MANAGED], infra.device_ids, networks,
-                                            found.cluster)  # issue 5: node interfaces, IPs  # fmt: skip
-        taken = names_taken(netbox, endpoint_id, {g.identity for g in found.guests})
+        if selection.node_network:
+            infra.outcomes += sync_node_network(netbox, cat.tag_ids[TAG_MANAGED], infra.device_ids, networks,
+                                                found.cluster)  # issue 5: node interfaces, IPs  # fmt: skip
+        taken = names_taken(netbox, endpoint_id, {g.identity for g in found.guests}) if selection.guests else []
     for warning in [*found.warnings, *network_warnings]:
         record_error(rt, run_id, f"discovery [{found.cluster.name}]: {warning}")
+    plan = EndpointPlan(found.cluster.name, infra.outcomes, [])
+    if not selection.guests:  # nodes only: no batches, and no reconcile (it would retire every VM)
+        return plan
     synced = [g for g in found.guests if rt.settings.sync_templates or not g.template]
-    guests, renamed = resolve_names(synced, taken)
+    guests, plan.renamed = resolve_names(synced, taken)
     _remember_seen(rt, run_id, endpoint_id, [g.identity for g in found.guests])
-    plan = EndpointPlan(found.cluster.name, infra.outcomes, renamed)
     batches = _batches(rt, run_id, endpoint_id, guests)
+    stages = sorted(selection.stages)
     for index, batch in enumerate(batches):
         message = SyncGuestsBatch(run_id=run_id, endpoint_id=endpoint_id, batch=index,
                                   cluster_name=found.cluster.name, netbox_cluster_id=infra.cluster_id,
-                                  device_ids=infra.device_ids, guests=batch)  # fmt: skip
+                                  device_ids=infra.device_ids, guests=batch, stages=stages)  # fmt: skip
         plan.messages.append((SYNC_GUESTS, message, child_message_id(run_id, "guests", endpoint_id, index)))
     if not batches:  # nothing to sync: straight to reconcile (everything may be stale)
         closing = Reconcile(run_id=run_id, endpoint_id=endpoint_id, cluster_name=found.cluster.name,
@@ -138,6 +145,8 @@ def sync_batch(rt: Runtime, payload: SyncGuestsBatch) -> list[Outcome]:
         ctx = VmContext(payload.endpoint_id, payload.cluster_name, payload.netbox_cluster_id,
                         payload.device_ids, catalog(netbox), {})  # fmt: skip
         outcomes = sync_guests(netbox, inputs, ctx, rt.settings.sync_write_chunk)
+        if not select(payload.stages).details:
+            return outcomes
         return outcomes + sync_details(netbox, ctx, reads, outcomes, rt.settings.sync_write_chunk)
 
 

@@ -21,6 +21,7 @@ from gateway.run_desk import RunDesk
 from gateway.sse import plugin_event_frame, plugin_frame, resumable_frame, sse_response
 from shared.errors import NotFound, ValidationFailed
 from shared.keys import Keys
+from shared.sync.stages import check_stage_names
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
@@ -68,9 +69,8 @@ async def full_update_stream(request: Request) -> Response:
     """Start (or join) a full update and stream it in the plugin's framing until ``complete``."""
     endpoint_ids = query_id_list(request, "proxmox_endpoint_ids", "endpoint_ids")
     raw_stages = request.query_params.get("stages")
-    stages = sorted({s.strip() for s in raw_stages.split(",") if s.strip()}) if raw_stages else None
-    if stages and not all(re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", stage) for stage in stages):
-        raise ValidationFailed("stages: comma-separated stage names like devices,virtual-machines")
+    names = [name.strip() for name in raw_stages.split(",") if name.strip()] if raw_stages else []
+    stages = check_stage_names(names) if names else None
     desk: RunDesk = request.app.state.runs
     started = await desk.call(desk.start_run, endpoint_ids, stages)
     verb = "joined the running" if started.joined else "queued"

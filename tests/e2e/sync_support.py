@@ -94,12 +94,14 @@ def worker_process(settings: Settings, tmp_path: Any, *, threads: int = 4, name:
                 worker.kill()
 
 
-def start_run(settings: Settings, endpoint_ids: list[int] | None = None) -> str:
+def start_run(
+    settings: Settings, endpoint_ids: list[int] | None = None, stages: list[str] | None = None
+) -> str:
     """What the gateway does for ``/full-update``: row, ledger, PLAN_RUN with its message id."""
     run_id = uuid.uuid4().hex
     kind = "endpoints" if endpoint_ids else "full"
     _open(settings, run_id, kind, child_message_id(run_id, "plan"))
-    payload = StartRun(run_id=run_id, kind=kind, endpoint_ids=endpoint_ids)
+    payload = StartRun(run_id=run_id, kind=kind, endpoint_ids=endpoint_ids, stages=stages)
     _send(settings, PLAN_RUN, payload, child_message_id(run_id, "plan"))
     return run_id
 

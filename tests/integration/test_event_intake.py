@@ -149,7 +149,7 @@ async def test_a_vzdump_notification_with_the_shared_secret_queues_a_scoped_sync
     assert ignored.status_code == 202 and ignored.json()["action"] == "ignored"
     [message] = drain(gateway_settings, PLAN_RUN.queue_name(gateway_settings))
     assert message["kwargs"]["endpoint_ids"] == [endpoint_id]
-    assert message["kwargs"]["stages"] == ["backups"]
+    assert message["kwargs"]["stages"] == ["guests"]
 
 
 async def test_a_vzdump_notification_naming_guests_queues_one_targeted_sync_each(

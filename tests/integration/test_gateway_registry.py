@@ -186,6 +186,8 @@ BAD_BODIES: list[tuple[str, str, Any]] = [
     ("POST", "/full-update", {"endpoint_ids": ["a"]}),
     ("POST", "/full-update", {"endpoint_ids": [99]}),
     ("POST", "/full-update", {"stages": ["Bad Stage!"]}),
+    ("POST", "/full-update", {"stages": ["backupz"]}),
+    ("POST", "/schedules", {"name": "s", "interval_s": 60, "stages": ["nope"]}),
     ("POST", "/sync/individual", {"endpoint_id": 1}),
     ("POST", "/sync/individual", {"endpoint_id": 77, "vmid": 100}),
     ("POST", "/sync/individual", {"endpoint_id": 1, "vmid": -5}),

@@ -156,8 +156,8 @@ async def test_sync_now_that_names_no_guest_is_refused_with_a_reason(
 async def test_runs_are_listed_newest_first_and_filtered(gateway_settings: Settings) -> None:
     async with gateway_client(gateway_settings) as client:
         await bootstrap(client)
-        ids = [(await client.post("/full-update", json={"stages": [f"stage-{n}"]})).json()["run_id"]
-               for n in range(3)]  # fmt: skip
+        ids = [(await client.post("/full-update", json={"stages": [stage]})).json()["run_id"]
+               for stage in ("devices", "virtual-machines", "vm-disks")]  # fmt: skip
         page = (await client.get("/runs?limit=2")).json()
         queued = (await client.get("/runs?status=queued")).json()
         failed = (await client.get("/runs?status=failed")).json()
