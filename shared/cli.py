@@ -25,10 +25,14 @@ WORKER_BROKER_MODULE = "workers.app"
 STOP_GRACE_S = 15.0
 
 
-def gateway_command(host: str, port: int) -> list[str]:
+def gateway_command(host: str, port: int, trusted_proxies: str = "") -> list[str]:
+    """uvicorn for the gateway; ``X-Forwarded-For`` is believed only from ``trusted_proxies``
+    (the client address drives the API-key failure throttle, so it must not be spoofable)."""
+    proxies = ["--proxy-headers", "--forwarded-allow-ips", trusted_proxies] if trusted_proxies \
+        else ["--no-proxy-headers"]  # fmt: skip
     return [
         sys.executable, "-m", "uvicorn", GATEWAY_FACTORY, "--factory",
-        "--host", host, "--port", str(port), "--no-proxy-headers",
+        "--host", host, "--port", str(port), *proxies,
     ]  # fmt: skip
 
 
@@ -48,7 +52,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
-    os.execv(sys.executable, gateway_command(args.host, args.port))
+    os.execv(sys.executable, gateway_command(args.host, args.port, settings.trusted_proxies))
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -59,7 +63,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """One host: migrate, then gateway and workers together; Ctrl-C stops all."""
     cmd_migrate(settings, args)
     children = [
-        subprocess.Popen(gateway_command(args.host, args.port)),
+        subprocess.Popen(gateway_command(args.host, args.port, settings.trusted_proxies)),
         subprocess.Popen(worker_command(args.processes, args.threads)),
     ]
     stopping = False

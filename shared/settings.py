@@ -7,6 +7,7 @@ whose message names the environment variable (not the Python field).
 from __future__ import annotations
 
 import functools
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
     # --- gateway --------------------------------------------------------------------
     gateway_host: str = "127.0.0.1"
     gateway_port: Annotated[int, Field(gt=0, lt=65536)] = 8800
+    #: Reverse proxies whose ``X-Forwarded-For`` is believed (comma-separated IPs or CIDRs);
+    #: empty: the socket's peer is the client (API-key throttling keys on it).
+    trusted_proxies: str = ""
 
     # --- gateway: auth, encryption, limits (issue 7) -------------------------------
     #: Fernet key (urlsafe base64 of 32 bytes) that encrypts endpoint secrets at rest.
@@ -145,6 +149,17 @@ class Settings(BaseSettings):
         if not value.startswith(("amqp://", "amqps://")):
             raise ValueError("must be an amqp:// or amqps:// URL")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        for part in parts:
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or CIDR network") from None
+        return ",".join(parts)
 
     @field_validator("redis_url")
     @classmethod

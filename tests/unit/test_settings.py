@@ -42,6 +42,7 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None
         ("PROXBOX_DATABASE_URL", "mysql://x"),
         ("PROXBOX_GATEWAY_PORT", "70000"),
         ("PROXBOX_ACTOR_TIME_LIMIT_MS", "3600000"),
+        ("PROXBOX_TRUSTED_PROXIES", "10.0.0.1,proxy.lan"),
     ],
 )
 def test_a_wrong_value_fails_naming_the_variable(
@@ -57,3 +58,11 @@ def test_a_wrong_value_fails_naming_the_variable(
 def test_bare_postgresql_urls_use_the_shipped_driver() -> None:
     settings = load_settings(database_url="postgresql://u@127.0.0.1:5432/db")
     assert settings.sqlalchemy_url == "postgresql+psycopg://u@127.0.0.1:5432/db"
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    from shared.cli import gateway_command
+
+    trusting = gateway_command("0.0.0.0", 8800, load_settings(trusted_proxies=" 10.0.0.0/8, ::1 ").trusted_proxies)
+    assert trusting[-3:] == ["--proxy-headers", "--forwarded-allow-ips", "10.0.0.0/8,::1"]
+    assert gateway_command("0.0.0.0", 8800, load_settings().trusted_proxies)[-1] == "--no-proxy-headers"
