@@ -30,10 +30,10 @@ from tests.integration.gateway_support import bootstrap, live_gateway
 pytestmark = [pytest.mark.netbox, pytest.mark.anyio]
 
 
-async def register(client: httpx.AsyncClient, sim: Any) -> tuple[int, str]:
+async def register(client: httpx.AsyncClient, sim: Any, name: str | None = None) -> tuple[int, str]:
     """The simulator endpoint through the API (as a user would), with a hook secret."""
     created = await client.post("/proxmox/endpoints", json={
-        "name": sim.name, "ip_address": sim.host, "port": sim.port, "username": sim.user,
+        "name": name or sim.name, "ip_address": sim.host, "port": sim.port, "username": sim.user,
         "token_name": sim.token_name, "token_value": sim.token_secret, "verify_ssl": False,
         "timeout": 10, "max_retries": 1,
     })  # fmt: skip

@@ -19,21 +19,10 @@ from tests.e2e.sync_support import (
     wait_run,
     worker_process,
 )
-from tests.e2e.test_hooks_to_netbox import power, vm_status, wait_until
+from tests.e2e.test_hooks_to_netbox import power, register, vm_status, wait_until
 from tests.integration.gateway_support import bootstrap, live_gateway
 
 pytestmark = [pytest.mark.netbox, pytest.mark.anyio]
-
-
-async def register_as(client: httpx.AsyncClient, sim: Any, name: str) -> int:
-    """The simulator endpoint under a name that is not its cluster's (so lookups go to NetBox)."""
-    created = await client.post("/proxmox/endpoints", json={
-        "name": name, "ip_address": sim.host, "port": sim.port, "username": sim.user,
-        "token_name": sim.token_name, "token_value": sim.token_secret, "verify_ssl": False,
-        "timeout": 10, "max_retries": 1,
-    })  # fmt: skip
-    assert created.status_code == 201, created.text
-    return int(created.json()["id"])
 
 
 async def test_sync_now_by_netbox_vm_id_and_by_cluster_name_updates_one_guest(
@@ -44,7 +33,7 @@ async def test_sync_now_by_netbox_vm_id_and_by_cluster_name_updates_one_guest(
     add_netbox_endpoint(settings, netbox.url, netbox.token_v2)
     async with live_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         await bootstrap(client)
-        endpoint_id = await register_as(client, sim, "pve-east")
+        endpoint_id, _ = await register(client, sim, "pve-east")  # not its cluster's name
         with worker_process(settings, tmp_path) as worker, netbox.client() as nb:
             # Given an estate synced once, and a running guest that NetBox shows active
             first = await asyncio.to_thread(wait_run, settings, start_run(settings), worker)
@@ -87,7 +76,7 @@ async def test_sync_now_refuses_what_it_cannot_resolve(
     add_netbox_endpoint(settings, netbox.url, netbox.token_v2)
     async with live_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         await bootstrap(client)
-        await register_as(client, sim, "pve-west")
+        await register(client, sim, "pve-west")
         with netbox.client() as nb:
             # Given a NetBox VM that proxbox-mq does not manage (made by hand, no identity fields)
             cluster_type = nb.post("/virtualization/cluster-types/",
