@@ -104,13 +104,19 @@ class Crawl:
             self.call("GET", f"{base}/tasks/{task['upid']}/log", limit=20)
         for kind in ("qemu", "lxc"):
             for guest in self.call("GET", f"{base}/{kind}") or []:
-                self.guest(f"{base}/{kind}/{guest['vmid']}", kind)
+                self.guest(name, int(guest["vmid"]), kind)
 
-    def guest(self, path: str, kind: str) -> None:
+    def guest(self, node: str, vmid: int, kind: str) -> None:
+        path = f"/nodes/{node}/{kind}/{vmid}"
+        before = len(self.problems)
         for sub in ("", "/config", "/status", "/status/current", "/snapshot", "/migrate"):
             self.call("GET", path + sub)
         extra = "/agent/network-get-interfaces" if kind == "qemu" else "/interfaces"
         self.call("GET", path + extra)
+        if self.endpoint.guest(vmid).node != node:
+            # Its migration finished between the node's listing and these reads: PVE, too,
+            # then answers "Configuration file ... does not exist" on the old node.
+            del self.problems[before:]
 
     def writes(self) -> list[str]:
         """Every write the simulator serves, once per guest kind; returns the UPIDs."""
