@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 import warnings
@@ -87,3 +88,27 @@ def test_a_permanent_proxmox_error_is_not_retried(pve: Any) -> None:
         discover(client)
     assert not isinstance(caught.value, TransientProxmoxError) and caught.value.status == 403
     assert pve.request_count("/cluster/status") == 1
+
+
+def test_connections_reopened_after_error_answers_share_one_tls_context(
+    pve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an endpoint without certificate checks, and a count of CA stores loaded
+    loaded: list[int] = []
+    original = ssl.SSLContext.load_default_certs
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loaded.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", counting)
+    client = ProxmoxClient(credentials(pve, attempts=1))
+    stopped = next(g for g in pve.guests() if g.kind == "qemu" and g.status == "stopped")
+    # When PVE answers errors, each closing the connection (as it does), and then a good read
+    for _ in range(5):
+        with pytest.raises(ProxmoxError, match="not running"):
+            client.get(f"nodes/{stopped.node}/qemu/{stopped.vmid}/agent/network-get-interfaces")
+    client.get("version")
+    # Then every new connection reused one context: no CA store was loaded per connection
+    assert pve.request_count("/nodes/*", "GET") == 5
+    assert loaded == []
