@@ -1,9 +1,10 @@
-"""Which guest a "Sync now" request means, when it does not say it in our terms.
+"""Which guests a request means, when it does not say it in our terms.
 
 The plugin names a guest the way NetBox shows it: by the NetBox VM's id, or by
-cluster name, node, type and vmid. Identity lives in NetBox (the custom fields
-every managed VM and cluster carry), so both are resolved there, to the
-``(proxmox endpoint id, vmid)`` pair a targeted sync needs.
+cluster name, node, type and vmid. A fencing notification names a node. Identity
+lives in NetBox (the custom fields every managed VM and cluster carry), so these
+are resolved there (and, for a node, in Proxmox too), to the ``(proxmox endpoint
+id, vmid)`` pairs targeted syncs need.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.peers import netbox_get
+from gateway.peers import ProxmoxReader, netbox_get
 from shared.crypto import SecretBox
 from shared.db.models import NetBoxEndpoint, ProxmoxEndpoint
 from shared.errors import Conflict, NotFound
-from shared.sync.catalog import CF_ENDPOINT, CF_VMID
+from shared.sync.catalog import CF_ENDPOINT, CF_NODE, CF_VMID
+
+#: Largest NetBox page asked for when listing a node's VMs.
+PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,31 @@ async def endpoint_of_cluster(
     endpoint_id = _endpoint_id_of(found[0])
     assert endpoint_id is not None
     return endpoint_id
+
+
+async def guests_on_node(
+    sessions: sessionmaker[Session], box: SecretBox, endpoint: ProxmoxEndpoint, node: str
+) -> list[int]:
+    """vmids NetBox last saw on ``node`` plus those Proxmox shows there now (a fenced node's
+    guests: HA moves some elsewhere, the rest stay down with it; each needs a sync).
+
+    Raises NetBoxError / httpx errors when either cannot be read: the caller falls back.
+    """
+    netbox = _netbox_endpoint(sessions, f"finding the guests of node {node!r}")
+    found: set[int] = set()
+    params = {f"cf_{CF_ENDPOINT}": str(endpoint.id), f"cf_{CF_NODE}": node,
+              "fields": "id,custom_fields", "limit": str(PAGE), "offset": "0"}  # fmt: skip
+    while True:
+        page = await netbox_get(netbox, box, "virtualization/virtual-machines/", params) or {}
+        for vm in page.get("results", []):
+            cf = vm.get("custom_fields") or {}
+            # Checked again: NetBox ignores a cf_ filter it does not know (answering everything).
+            if cf.get(CF_ENDPOINT) == endpoint.id and cf.get(CF_NODE) == node and isinstance(cf.get(CF_VMID), int):
+                found.add(cf[CF_VMID])
+        if not page.get("next"):
+            break
+        params["offset"] = str(int(params["offset"]) + PAGE)
+    async with ProxmoxReader(endpoint, box) as pve:
+        resources = await pve.read("/cluster/resources", {"type": "vm"}) or []
+    found |= {int(r["vmid"]) for r in resources if r.get("node") == node and "vmid" in r}
+    return sorted(found)

@@ -2,15 +2,16 @@
 
 A hookscript event becomes a *targeted* guest sync, delayed a little and
 coalesced per guest (one queued sync per guest at a time; the sync reads the
-state at the end of the burst). A notification that names its guests (a vzdump's
-Details table, a replication job's vmid) becomes a targeted sync of each of them;
-one that names none (a fencing names a node, whose guests HA moves elsewhere)
-becomes a *scoped* sync of its endpoint, joined when one is already in flight.
+state at the end of the burst). A notification about guests (a vzdump's Details
+table, a replication job's vmid, a fenced node's guests as NetBox and Proxmox list
+them) becomes a targeted sync of each of them; one whose guests are unknown becomes
+a *scoped* sync of its endpoint, joined when one is already in flight.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.guest_lookup import guests_on_node
 from gateway.run_desk import RunDesk
 from shared.crypto import SecretBox
 from shared.db.models import ProxmoxEndpoint
@@ -37,6 +39,8 @@ from shared.hooks import (
 )
 from shared.keys import Keys
 from shared.redis_client import reply_text
+
+logger = logging.getLogger(__name__)
 
 #: A guest's burst of hook events (pre-start, post-start) folds into one sync this much later.
 HOOK_COALESCE_DELAY_MS = 2_000
@@ -154,8 +158,31 @@ async def already_queued(
     return None if holder is None else reply_text(holder)
 
 
-def dispatch(desk: RunDesk, endpoint: ProxmoxEndpoint, event: HookEvent | Notification) -> Outcome:
-    """Queue the sync an accepted event asks for (blocking: run it on the desk's threads)."""
+async def notification_guests(
+    sessions: sessionmaker[Session], box: SecretBox, endpoint: ProxmoxEndpoint, event: Notification
+) -> list[int]:
+    """The guests a notification is about: those its body lists, or a fenced node's guests.
+
+    A node whose guests cannot be listed (NetBox or Proxmox unreachable) gives none, so the
+    event falls back to a scoped sync of the whole endpoint rather than failing.
+    """
+    if event.kind != "fencing" or not event.hostname:
+        return event.vmids
+    try:
+        return await guests_on_node(sessions, box, endpoint, event.hostname)
+    except Exception as exc:  # any failure here means "fall back", never "refuse the event"
+        logger.warning("guests of fenced node %s not listed (%s): syncing the endpoint",
+                       event.hostname, type(exc).__name__)  # fmt: skip
+        return []
+
+
+def dispatch(
+    desk: RunDesk, endpoint: ProxmoxEndpoint, event: HookEvent | Notification, vmids: list[int]
+) -> Outcome:
+    """Queue the sync an accepted event asks for (blocking: run it on the desk's threads).
+
+    ``vmids``: for a notification, the guests it is about (:func:`notification_guests`).
+    """
     if isinstance(event, HookEvent):
         run_id, coalesced = desk.sync_guest(
             endpoint.id, event.vmid, f"hook:{event.phase}", delay_ms=HOOK_COALESCE_DELAY_MS
@@ -164,7 +191,6 @@ def dispatch(desk: RunDesk, endpoint: ProxmoxEndpoint, event: HookEvent | Notifi
     stages = NOTIFICATION_STAGES.get(event.kind)
     if stages is None:
         return Outcome("ignored", detail=f"notification type {event.kind!r} needs no sync")
-    vmids = event.vmids
     if 0 < len(vmids) <= MAX_GUESTS_PER_NOTIFICATION:
         # The guests it names, each a coalesced targeted sync: not the whole endpoint.
         queued = [desk.sync_guest(endpoint.id, vmid, f"notification:{event.kind}") for vmid in vmids]

@@ -15,6 +15,7 @@ from gateway.intake import (
     already_queued,
     dispatch,
     new_hook_secret,
+    notification_guests,
     parse_event,
     verify_hook_auth,
 )
@@ -53,7 +54,9 @@ async def proxmox_event(request: Request) -> Response:
     if holder is not None:
         outcome = Outcome("guest_sync", holder, coalesced=True)
     else:
-        outcome = await desk.call(dispatch, desk, endpoint, event)
+        vmids = [] if isinstance(event, HookEvent) else \
+            await notification_guests(state.sessions, state.secrets, endpoint, event)  # fmt: skip
+        outcome = await desk.call(dispatch, desk, endpoint, event, vmids)
     return JSONResponse(
         {"accepted": True, "action": outcome.action, "run_id": outcome.run_id,
          "run_ids": outcome.run_ids or ([outcome.run_id] if outcome.run_id else []),

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from gateway.intake import HOOK_COALESCE_DELAY_MS
 from shared.db.engine import build_engine, build_sessionmaker
 from shared.db.models import RunStatus, SyncRun
-from shared.hooks import sign
+from shared.hooks import SECRET_HEADER, sign
 from shared.settings import Settings
 from tests.e2e.sync_support import (
     add_netbox_endpoint,
@@ -162,3 +162,39 @@ async def test_a_thousand_events_for_five_guests_cause_a_handful_of_syncs(
     windows = burst_s / (HOOK_COALESCE_DELAY_MS / 1000)
     assert 5 <= len(guest_runs) <= 5 * (windows + 2)
     assert len(guest_runs) < 100  # a handful, not one per event
+
+
+async def test_a_fencing_notification_syncs_the_fenced_nodes_guests_only(
+    gateway_settings: Settings, netbox: Any, pvesim: Any, tmp_path: Path
+) -> None:
+    sim = pvesim(clusters=1, nodes=3, guests=12)[0]
+    settings = sync_settings(gateway_settings)
+    add_netbox_endpoint(settings, netbox.url, netbox.token_v2)
+    async with live_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        await bootstrap(client)
+        _, secret = await register(client, sim)
+        with worker_process(settings, tmp_path) as worker:
+            # Given an estate synced once, and one guest that left the node before the fencing
+            first = await asyncio.to_thread(wait_run, settings, start_run(settings), worker)
+            assert first.status == RunStatus.SUCCEEDED, first.error_summary
+            fenced = sorted(sim.cluster.nodes)[0]
+            on_node = sorted(g.vmid for g in sim.guests() if g.node == fenced)
+            moved = on_node[0]
+            sim.move_guest(moved, sorted(sim.cluster.nodes)[1])  # NetBox still shows it on the node
+            # When PVE's notification says that node was fenced
+            note = json.dumps({"title": f"Successfully fenced node '{fenced}'", "severity": "error",
+                               "message": f"Successfully fenced node '{fenced}'",
+                               "fields": {"type": "fencing", "hostname": fenced}}).encode()  # fmt: skip
+            async with httpx.AsyncClient(base_url=url, timeout=30) as webhook:  # PVE holds no API key
+                answer = await webhook.post(f"/events/proxmox?endpoint={sim.name}", content=note,
+                                            headers={SECRET_HEADER: secret})  # fmt: skip
+            # Then each guest NetBox or Proxmox places on that node gets a targeted sync, no other
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["action"] == "guest_syncs"
+            assert len(answer.json()["run_ids"]) == len(on_node)
+
+            def synced_vmids() -> list[int]:
+                return sorted(v for r in runs_of_kind(settings, "guests") for v in r.scope["vmids"])
+
+            assert await wait_until(lambda: synced_vmids() == on_node, timeout=60), synced_vmids()
+            assert len(runs_of_kind(settings, "full")) == 1

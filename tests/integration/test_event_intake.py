@@ -178,6 +178,23 @@ async def test_a_vzdump_notification_naming_guests_queues_one_targeted_sync_each
     assert sorted(r["kind"] for r in runs) == ["guests", "guests"]
 
 
+async def test_a_fencing_whose_guests_cannot_be_listed_falls_back_to_a_scoped_sync(
+    gateway_settings: Settings,
+) -> None:
+    note = json.dumps({"title": "Successfully fenced node 'pve3'", "severity": "error",
+                       "fields": {"hostname": "pve3", "type": "fencing"}}).encode()  # fmt: skip
+    async with gateway_client(gateway_settings) as client:
+        await bootstrap(client)
+        endpoint_id, secret = await endpoint_with_hooks(client)
+        # When a node is fenced and no NetBox is configured to say which guests it held
+        response = await post_event(client, note, {SECRET_HEADER: secret}, "?endpoint=pve-lab")
+    # Then the event is still accepted, as a sync of the endpoint's nodes and guests
+    assert response.status_code == 202 and response.json()["action"] == "scoped_sync", response.text
+    [message] = drain(gateway_settings, PLAN_RUN.queue_name(gateway_settings))
+    assert message["kwargs"]["endpoint_ids"] == [endpoint_id]
+    assert message["kwargs"]["stages"] == ["guests", "nodes"]
+
+
 async def test_bad_events_are_refused_and_nothing_is_queued(gateway_settings: Settings) -> None:
     async with gateway_client(gateway_settings) as client:
         await bootstrap(client)
