@@ -7,7 +7,7 @@ route is described, so a new route without an entry fails the suite.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from gateway import schemas as gw
 from gateway.auth import HEADER, PUBLIC_PATHS
 from shared import __version__
 from shared import schemas as shared_schemas
+from shared.db.models import RunStatus
 
 REF = "#/components/schemas/{model}"
 
@@ -30,6 +31,13 @@ class Operation:
     status: int = 200
     list_of: bool = False
     media: str = "application/json"
+    #: Query parameters: name -> JSON schema (a name ending in "*" is required).
+    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+#: Query parameter schemas used by several operations.
+ID_LIST = {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$", "description": "comma-separated ids"}
+ENDPOINT_IDS = {"proxmox_endpoint_ids": ID_LIST}
 
 
 SSE = "text/event-stream"
@@ -57,33 +65,43 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/proxmox/endpoints/{endpoint_id}"): Operation("Read a Proxmox endpoint", response=shared_schemas.ProxmoxEndpointOut),
     ("PUT", "/proxmox/endpoints/{endpoint_id}"): Operation("Update fields of a Proxmox endpoint", gw.ProxmoxEndpointPatch, shared_schemas.ProxmoxEndpointOut),
     ("DELETE", "/proxmox/endpoints/{endpoint_id}"): Operation("Delete a Proxmox endpoint", status=204),
-    ("GET", "/proxmox/version"): Operation("Proxmox /version of each selected endpoint (proxmox_endpoint_ids)"),
+    ("GET", "/proxmox/version"): Operation("Proxmox /version of each selected endpoint (proxmox_endpoint_ids)", query=ENDPOINT_IDS),
     ("GET", "/admin/encryption"): Operation("Active key id and secrets per key", response=gw.EncryptionStatusOut),
     ("GET", "/admin/encryption/status"): Operation("Same as /admin/encryption (the plugin's path)", response=gw.EncryptionStatusOut),
     ("POST", "/admin/encryption/rotate"): Operation("Re-encrypt every secret under the active key, all or nothing", response=gw.RotationOut),
-    ("POST", "/full-update"): Operation("Start (or join) a full update; 202 with the run id", gw.FullUpdateIn, gw.RunAcceptedOut, 202),
-    ("GET", "/full-update/stream"): Operation("Start or join a full update and stream it (plugin SSE framing)", media=SSE),
+    ("POST", "/full-update"): Operation("Start (or join) a full update; 202 with the run id", gw.FullUpdateIn, gw.RunAcceptedOut, 202, query=ENDPOINT_IDS),
+    ("GET", "/full-update/stream"): Operation("Start or join a full update and stream it (plugin SSE framing)", media=SSE,
+                                              query={**ENDPOINT_IDS, "stages": {"type": "string", "description": "comma-separated stage names"}}),
     ("GET", "/schedules"): Operation("Schedules with their next fire time and last fire", response=gw.SchedulesOut),
     ("POST", "/schedules"): Operation("Create a schedule (interval_s >= 60 or a cron expression, UTC)", gw.ScheduleIn, gw.ScheduleOut, 201),
     ("GET", "/schedules/{schedule_id}"): Operation("Read a schedule", response=gw.ScheduleOut),
     ("PUT", "/schedules/{schedule_id}"): Operation("Update fields of a schedule", gw.SchedulePatch, gw.ScheduleOut),
     ("DELETE", "/schedules/{schedule_id}"): Operation("Delete a schedule", status=204),
-    ("POST", "/events/proxmox"): Operation("Hookscript event or PVE notification (API key, or hook signature / secret); 202", status=202),
+    ("POST", "/events/proxmox"): Operation("Hookscript event or PVE notification (API key, or hook signature / secret); 202", status=202,
+                                           query={"endpoint": {"type": "string", "description": "a notification's endpoint, by name or id"}}),
     ("POST", "/proxmox/endpoints/{endpoint_id}/hook-secret"): Operation("New hook secret for an endpoint, shown once", status=201),
     ("DELETE", "/proxmox/endpoints/{endpoint_id}/hook-secret"): Operation("Turn hook events off for an endpoint", status=204),
     ("POST", "/sync/individual"): Operation("Sync one guest by endpoint id and vmid, or by NetBox VM id", gw.SyncGuestIn, gw.GuestAcceptedOut, 202),
     ("POST", "/sync/individual/vm"): Operation("Sync one guest by endpoint id and vmid, or by NetBox VM id", gw.SyncGuestIn, gw.GuestAcceptedOut, 202),
-    ("GET", "/sync/individual/vm"): Operation("The plugin's Sync now: one guest by cluster_name, node, type, vmid (query)", response=gw.PluginGuestOut, status=202),
+    ("GET", "/sync/individual/vm"): Operation("The plugin's Sync now: one guest by cluster_name, node, type, vmid (query)", response=gw.PluginGuestOut, status=202, query={
+        "cluster_name*": {"type": "string", "minLength": 1, "maxLength": 255}, "node": {"type": "string", "maxLength": 255},
+        "type": {"type": "string", "enum": ["qemu", "lxc"]}, "vmid*": {"type": "integer", "minimum": 100, "maximum": 999_999_999},
+        **ENDPOINT_IDS}),
     ("GET", "/sync/individual/vm/{cluster_name}/{node}/{type}/{vmid}"): Operation("The plugin's Sync now, named in the path", response=gw.PluginGuestOut, status=202),
     ("GET", "/sync/active"): Operation("Runs in flight across all processes", response=gw.SyncActiveOut),
-    ("GET", "/runs"): Operation("Runs, newest first (limit, offset, status)", response=gw.RunsOut),
+    ("GET", "/runs"): Operation("Runs, newest first (limit, offset, status)", response=gw.RunsOut, query={
+        "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        "offset": {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0},
+        "status": {"type": "string", "enum": [s.value for s in RunStatus]}}),
     ("GET", "/runs/{run_id}"): Operation("One run with its live counters", response=gw.RunOut),
     ("DELETE", "/runs/{run_id}"): Operation("Cancel a run (workers stop taking its messages)", response=gw.CancelOut, status=202),
     ("GET", "/cache"): Operation("NetBox GET cache summary"),
     ("GET", "/cache/metrics"): Operation("NetBox GET cache counters (flat JSON)"),
     ("GET", "/cache/metrics/prometheus"): Operation("NetBox GET cache counters (Prometheus)", media="text/plain"),
-    ("POST", "/clear-cache"): Operation("Clear the NetBox GET cache (all, or ?endpoint=)"),
-    ("GET", "/runs/{run_id}/events"): Operation("The run's events as SSE with id: lines; Last-Event-ID resumes", media=SSE),
+    ("POST", "/clear-cache"): Operation("Clear the NetBox GET cache (all, or ?endpoint=)",
+                                        query={"endpoint": {"type": "string", "description": "a NetBox URL"}}),
+    ("GET", "/runs/{run_id}/events"): Operation("The run's events as SSE with id: lines; Last-Event-ID resumes", media=SSE,
+                                                query={"last_event_id": {"type": "string", "description": "as the Last-Event-ID header"}}),
 }
 
 
@@ -123,6 +141,10 @@ def build_openapi(routes: list[BaseRoute]) -> dict[str, Any]:
                  "schema": {"type": "integer" if name.endswith("_id") and name != "run_id" else "string"}}
                 for name in route.param_convertors
             ]  # fmt: skip
+            params += [
+                {"name": name.rstrip("*"), "in": "query", "required": name.endswith("*"), "schema": schema}
+                for name, schema in operation.query.items()
+            ]
             if params:
                 item["parameters"] = params
             if operation.body is not None:

@@ -1,7 +1,8 @@
 """A small schema-driven fuzz run: every write operation in ``/openapi.json``, type-confused.
 
-(schemathesis would pull a large dependency tree into the shared venv; this walks
-the same spec with a fixed, reproducible set of mutations per field.)
+schemathesis (``test_gateway_schemathesis.py``) sends requests that match the spec;
+this sends the ones that do not: a fixed, reproducible set of wrong types, sizes and
+shapes per field, including the routes schemathesis must skip.
 """
 
 from __future__ import annotations
