@@ -4,8 +4,9 @@ Physical ports, bridges, bonds (NetBox ``lag`` with the bond's slaves as members
 VLAN interfaces (``virtual`` with the raw device as parent), bridge ports (``bridge``).
 Identity: (device, name); the node's addresses become IP addresses on those interfaces
 (identity: host in the global VRF; an address held by an object we do not manage is a
-conflict, left alone); the device's primary IPv4 is the interface address equal to the
-node IP ``/cluster/status`` reports (the address Proxmox serves the cluster on).
+conflict, left alone). The device's primary IP is the interface address equal to the
+node IP ``/cluster/status`` reports (the address Proxmox serves the cluster on), and its
+primary in the other family is that interface's address of that family (IPv6 beside IPv4).
 Only nodes whose network was read are touched, so an offline node keeps what it had.
 """
 
@@ -139,18 +140,43 @@ def _sync_ips(client: NetBoxClient, managed_tag: int, devices: Mapping[int, Sequ
     return outcomes + written.outcomes
 
 
+def primary_hosts(served_ip: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """``{"primary_ip4": host, "primary_ip6": host}`` for a node that serves ``served_ip``.
+
+    The served address is primary in its family; the other family's primary is the
+    address of that family on the same interface (the management bridge), if any.
+    """
+    served = str(canonical(served_ip) or served_ip).split("/")[0]
+    for row in rows:
+        cidrs = [canonical(str(raw)) for raw in (row.get("cidr"), row.get("cidr6")) if raw]
+        hosts = [cidr.split("/")[0] for cidr in cidrs if cidr]
+        if served in hosts:
+            return {_primary_field(host): host for host in hosts}
+    return {_primary_field(served): served}
+
+
+def _primary_field(host: str) -> str:
+    return "primary_ip6" if ":" in host else "primary_ip4"
+
+
 def _set_primary(client: NetBoxClient, cluster: ClusterInfo, device_ids: Mapping[str, int],
                  ids: Mapping[Any, int], devices: Mapping[int, Any]) -> None:  # fmt: skip
-    served = {device_ids[n.name]: n.ip for n in cluster.nodes if n.ip and device_ids.get(n.name) in devices}
-    if not served:
+    wanted = {device_ids[n.name]: primary_hosts(n.ip, devices[device_ids[n.name]]) for n in cluster.nodes
+              if n.ip and device_ids.get(n.name) in devices}  # fmt: skip
+    hosts = sorted({host for fields in wanted.values() for host in fields.values()})
+    if not hosts:
         return
-    found = {}
-    for page in client.iter_all(IP_PATH, {"address": sorted(set(served.values())), "fields": IP_FIELDS}):
-        found.update({str(ip["address"]).split("/")[0]: ip for ip in page if ip.get("assigned_object_id") in set(ids.values())})
-    have = {}
-    for page in client.iter_all("dcim/devices/", {"id": sorted(served), "fields": "id,primary_ip4"}):
-        have.update({int(d["id"]): comparable("primary_ip4", d.get("primary_ip4")) for d in page})
-    patches = [{"id": dev, "primary_ip4": found[ip]["id"]} for dev, ip in served.items()
-               if ip in found and have.get(dev) != found[ip]["id"]]  # fmt: skip
+    ours = set(ids.values())
+    found: dict[str, int] = {}
+    for page in client.iter_all(IP_PATH, {"address": hosts, "fields": IP_FIELDS}):
+        found.update({str(ip["address"]).split("/")[0]: int(ip["id"]) for ip in page if ip.get("assigned_object_id") in ours})
+    have: dict[int, dict[str, Any]] = {}
+    for page in client.iter_all("dcim/devices/", {"id": sorted(wanted), "fields": "id,primary_ip4,primary_ip6"}):
+        have.update({int(d["id"]): {f: comparable(f, d.get(f)) for f in ("primary_ip4", "primary_ip6")} for d in page})
+    patches = []
+    for dev, fields in wanted.items():
+        patch = {f: found[host] for f, host in fields.items() if host in found and have.get(dev, {}).get(f) != found[host]}
+        if patch:
+            patches.append({"id": dev, **patch})
     if patches:
         client.update("dcim/devices/", patches)

@@ -7,6 +7,7 @@ agent configured but dead (win01), stopped VMs and a template.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,9 @@ def _assert_node_network(nb: Any, sim: Any) -> None:
         ips = nb.get("/ipam/ip-addresses/", params={"device_id": device["id"]}).json()["results"]
         assert {ip["assigned_object"]["name"] for ip in ips} == {"vmbr0", "vmbr0.20"}
         assert device["primary_ip4"]["address"].split("/")[0] == node_ip
+        # IPv6 primary: the address of the same bridge (vmbr0's cidr6)
+        vmbr0 = next(i.fields for i in sim.cluster.nodes[node].ifaces if i.fields["iface"] == "vmbr0")
+        assert device["primary_ip6"]["address"] == str(ipaddress.ip_interface(vmbr0["cidr6"]))
 
 
 def test_estate_details_land_exactly_and_an_unchanged_rerun_writes_nothing(

@@ -153,6 +153,9 @@ DEVIATIONS: tuple[Deviation, ...] = (
     # validator accepts "8192" for an integer, so the schema never catches it).
     Deviation("/nodes/{node}/network", "vlan-id", "numeric-string",
               f"{REF} §0, §8.7: vlan-id is a string parsed out of the interfaces file."),
+    Deviation("/nodes/{node}/network", "netmask6", "numeric-string",
+              f"{REF} §8.7: like netmask (\"24\"), netmask6 is the prefix length split off "
+              "the interfaces file's address line, so a string (\"64\")."),
     Deviation("/nodes/{node}/qemu/{vmid}/config", "cpulimit", "numeric-string",
               f"{REF} §0: cpulimit comes back as a string (\"1.5\")."),
     Deviation("/cluster/backup", "keep-*", "numeric-string",

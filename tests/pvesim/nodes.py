@@ -21,6 +21,7 @@ def node_ifaces(ip: str, prefix: int = 24) -> list[NodeIface]:
     octets = ip.split(".")
     gateway = ".".join(octets[:3] + ["1"])
     vlan20 = ".".join(octets[:1] + [str((int(octets[1]) + 10) % 256)] + octets[2:])
+    ip6_net = f"fd00:{octets[0]}:{octets[1]}:{octets[2]}"  # a ULA /64 per management network
     common = {"method6": "manual", "families": ["inet"]}
     rows: list[dict[str, Any]] = [
         {"iface": "eno1", "type": "eth", "method": "manual", **common, "priority": 3,
@@ -33,6 +34,8 @@ def node_ifaces(ip: str, prefix: int = 24) -> list[NodeIface]:
         {"iface": "vmbr0", "type": "bridge", "method": "static", **common, "priority": 6,
          "autostart": 1, "active": 1, "address": ip, "netmask": str(prefix),
          "cidr": f"{ip}/{prefix}", "gateway": gateway, "bridge_ports": "bond0",
+         "method6": "static", "families": ["inet", "inet6"], "address6": f"{ip6_net}::{octets[3]}",
+         "netmask6": "64", "cidr6": f"{ip6_net}::{octets[3]}/64", "gateway6": f"{ip6_net}::1",
          "bridge_stp": "off", "bridge_fd": "0", "bridge_vlan_aware": 1,
          "bridge_vids": "2-4094", "comments": "mgmt + VM uplink\n"},
         {"iface": "vmbr0.20", "type": "vlan", "method": "static", **common, "priority": 7,
