@@ -10,81 +10,27 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from gateway.intake import HOOK_COALESCE_DELAY_MS
-from shared.db.engine import build_engine, build_sessionmaker
-from shared.db.models import RunStatus, SyncRun
+from shared.db.models import RunStatus
 from shared.hooks import SECRET_HEADER, sign
 from shared.settings import Settings
+from tests.e2e.hook_support import power, runs_of_kind, served_estate, vm_status, wait_until
 from tests.e2e.sync_support import (
-    add_netbox_endpoint,
-    netbox_vms,
     start_run,
-    sync_settings,
     wait_run,
     worker_process,
 )
-from tests.integration.gateway_support import bootstrap, live_gateway
 
 pytestmark = [pytest.mark.netbox, pytest.mark.anyio]
-
-
-async def register(client: httpx.AsyncClient, sim: Any, name: str | None = None) -> tuple[int, str]:
-    """The simulator endpoint through the API (as a user would), with a hook secret."""
-    created = await client.post("/proxmox/endpoints", json={
-        "name": name or sim.name, "ip_address": sim.host, "port": sim.port, "username": sim.user,
-        "token_name": sim.token_name, "token_value": sim.token_secret, "verify_ssl": False,
-        "timeout": 10, "max_retries": 1,
-    })  # fmt: skip
-    assert created.status_code == 201, created.text
-    endpoint_id = created.json()["id"]
-    secret = (await client.post(f"/proxmox/endpoints/{endpoint_id}/hook-secret")).json()[
-        "hook_secret"
-    ]
-    return endpoint_id, secret
-
-
-def vm_status(nb: httpx.Client, vmid: int) -> str | None:
-    for vm in netbox_vms(nb, cf_proxmox_vm_id=vmid):
-        return str(vm["status"]["value"])
-    return None
-
-
-def runs_of_kind(settings: Settings, kind: str) -> list[SyncRun]:
-    engine = build_engine(settings)
-    try:
-        with build_sessionmaker(engine)() as session:
-            return list(session.scalars(select(SyncRun).where(SyncRun.kind == kind)))
-    finally:
-        engine.dispose()
-
-
-async def wait_until(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return True
-        await asyncio.sleep(0.3)
-    return False
-
-
-def power(sim: Any, vmid: int, action: str) -> None:
-    guest = sim.guest(vmid)
-    kind = "qemu" if guest.kind == "qemu" else "lxc"
-    getattr(sim.proxmox().nodes(guest.node), kind)(vmid).status.__getattr__(action).post()
-    sim.wait_tasks()
 
 
 async def test_a_started_guest_is_active_in_netbox_without_a_full_run(
     gateway_settings: Settings, netbox: Any, pvesim: Any, tmp_path: Path
 ) -> None:
     sim = pvesim(clusters=1, nodes=2, guests=8)[0]
-    settings = sync_settings(gateway_settings)
-    add_netbox_endpoint(settings, netbox.url, netbox.token_v2)
-    async with live_gateway(settings) as url, httpx.AsyncClient(base_url=url) as client:
-        await bootstrap(client)
-        endpoint_id, secret = await register(client, sim)
+    async with served_estate(gateway_settings, netbox, sim) as served:
+        settings, url, secret = served.settings, served.url, served.hook_secret
         with worker_process(settings, tmp_path) as worker, netbox.client() as nb:
             # Given an estate synced once, with a stopped guest that NetBox shows offline
             first = await asyncio.to_thread(wait_run, settings, start_run(settings), worker)
@@ -110,15 +56,12 @@ async def test_a_thousand_events_for_five_guests_cause_a_handful_of_syncs(
     gateway_settings: Settings, netbox: Any, pvesim: Any, tmp_path: Path
 ) -> None:
     sim = pvesim(clusters=1, nodes=2, guests=10)[0]
-    settings = sync_settings(gateway_settings)
-    add_netbox_endpoint(settings, netbox.url, netbox.token_v2)
     # Requests wait for a free connection as long as they must: a slow CI box makes the burst
     # longer (the assertions below scale with it), not a client-side pool timeout.
     timeout = httpx.Timeout(30, pool=None)
     limits = httpx.Limits(max_connections=IN_FLIGHT)
-    async with live_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
-        await bootstrap(client)
-        _, secret = await register(client, sim)
+    async with served_estate(gateway_settings, netbox, sim, timeout=timeout, limits=limits) as served:
+        settings, client, secret = served.settings, served.client, served.hook_secret
         with worker_process(settings, tmp_path) as worker, netbox.client() as nb:
             first = await asyncio.to_thread(wait_run, settings, start_run(settings), worker)
             assert first.status == RunStatus.SUCCEEDED, first.error_summary
@@ -168,11 +111,8 @@ async def test_a_fencing_notification_syncs_the_fenced_nodes_guests_only(
     gateway_settings: Settings, netbox: Any, pvesim: Any, tmp_path: Path
 ) -> None:
     sim = pvesim(clusters=1, nodes=3, guests=12)[0]
-    settings = sync_settings(gateway_settings)
-    add_netbox_endpoint(settings, netbox.url, netbox.token_v2)
-    async with live_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
-        await bootstrap(client)
-        _, secret = await register(client, sim)
+    async with served_estate(gateway_settings, netbox, sim) as served:
+        settings, url, secret = served.settings, served.url, served.hook_secret
         with worker_process(settings, tmp_path) as worker:
             # Given an estate synced once, and one guest that left the node before the fencing
             first = await asyncio.to_thread(wait_run, settings, start_run(settings), worker)

@@ -6,21 +6,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.db.models import RunStatus
 from shared.settings import Settings
+from tests.e2e.hook_support import power, served_estate, vm_status, wait_until
 from tests.e2e.sync_support import (
-    add_netbox_endpoint,
     netbox_vms,
     start_run,
-    sync_settings,
     wait_run,
     worker_process,
 )
-from tests.e2e.test_hooks_to_netbox import power, register, vm_status, wait_until
-from tests.integration.gateway_support import bootstrap, live_gateway
 
 pytestmark = [pytest.mark.netbox, pytest.mark.anyio]
 
@@ -29,11 +25,9 @@ async def test_sync_now_by_netbox_vm_id_and_by_cluster_name_updates_one_guest(
     gateway_settings: Settings, netbox: Any, pvesim: Any, tmp_path: Path
 ) -> None:
     sim = pvesim(clusters=1, nodes=2, guests=8)[0]
-    settings = sync_settings(gateway_settings)
-    add_netbox_endpoint(settings, netbox.url, netbox.token_v2)
-    async with live_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
-        await bootstrap(client)
-        endpoint_id, _ = await register(client, sim, "pve-east")  # not its cluster's name
+    async with served_estate(gateway_settings, netbox, sim, "pve-east") as served:
+        settings, client = served.settings, served.client
+        endpoint_id = served.endpoint_id  # registered under a name that is not its cluster's
         with worker_process(settings, tmp_path) as worker, netbox.client() as nb:
             # Given an estate synced once, and a running guest that NetBox shows active
             first = await asyncio.to_thread(wait_run, settings, start_run(settings), worker)
@@ -72,11 +66,8 @@ async def test_sync_now_refuses_what_it_cannot_resolve(
     gateway_settings: Settings, netbox: Any, pvesim: Any, tmp_path: Path
 ) -> None:
     sim = pvesim(clusters=1, nodes=1, guests=2)[0]
-    settings = sync_settings(gateway_settings)
-    add_netbox_endpoint(settings, netbox.url, netbox.token_v2)
-    async with live_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
-        await bootstrap(client)
-        await register(client, sim, "pve-west")
+    async with served_estate(gateway_settings, netbox, sim, "pve-west") as served:
+        client = served.client
         with netbox.client() as nb:
             # Given a NetBox VM that proxbox-mq does not manage (made by hand, no identity fields)
             cluster_type = nb.post("/virtualization/cluster-types/",
