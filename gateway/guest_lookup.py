@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from gateway.peers import ProxmoxReader, netbox_get
 from shared.crypto import SecretBox
@@ -31,9 +32,18 @@ class GuestTarget:
     vmid: int
 
 
-def _netbox_endpoint(sessions: sessionmaker[Session], wanted: str) -> NetBoxEndpoint:
+def _first_netbox(sessions: sessionmaker[Session]) -> NetBoxEndpoint | None:
     with sessions() as session:
-        row = session.scalars(select(NetBoxEndpoint).order_by(NetBoxEndpoint.id).limit(1)).first()
+        return session.scalars(select(NetBoxEndpoint).order_by(NetBoxEndpoint.id).limit(1)).first()
+
+
+def _endpoint_named(sessions: sessionmaker[Session], name: str) -> int | None:
+    with sessions() as session:
+        return session.scalars(select(ProxmoxEndpoint.id).where(ProxmoxEndpoint.name == name)).first()
+
+
+async def _netbox_endpoint(sessions: sessionmaker[Session], wanted: str) -> NetBoxEndpoint:
+    row = await run_in_threadpool(_first_netbox, sessions)  # the database off the event loop
     if row is None:
         raise Conflict(f"{wanted} needs NetBox, and no NetBox endpoint is configured "
                        "(POST /netbox/endpoint)")  # fmt: skip
@@ -49,7 +59,7 @@ async def guest_of_netbox_vm(
     sessions: sessionmaker[Session], box: SecretBox, netbox_vm_id: int
 ) -> GuestTarget:
     """The guest behind a NetBox VM that proxbox-mq manages."""
-    netbox = _netbox_endpoint(sessions, "resolving a NetBox VM id")
+    netbox = await _netbox_endpoint(sessions, "resolving a NetBox VM id")
     vm = await netbox_get(netbox, box, f"virtualization/virtual-machines/{netbox_vm_id}/",
                           {"fields": "id,name,custom_fields"})  # fmt: skip
     if vm is None:
@@ -69,13 +79,10 @@ async def endpoint_of_cluster(
     An endpoint named like the cluster answers without asking NetBox (the usual
     set-up, and the only way before the first sync made the cluster).
     """
-    with sessions() as session:
-        named = session.scalars(
-            select(ProxmoxEndpoint.id).where(ProxmoxEndpoint.name == cluster_name)
-        ).first()
+    named = await run_in_threadpool(_endpoint_named, sessions, cluster_name)
     if named is not None:
         return named
-    netbox = _netbox_endpoint(sessions, f"no Proxmox endpoint is named {cluster_name!r}; finding its cluster")
+    netbox = await _netbox_endpoint(sessions, f"no Proxmox endpoint is named {cluster_name!r}; finding its cluster")
     page = await netbox_get(netbox, box, "virtualization/clusters/",
                             {"name": cluster_name, "fields": "id,name,custom_fields"})  # fmt: skip
     found = [c for c in (page or {}).get("results", []) if _endpoint_id_of(c) is not None]
@@ -94,7 +101,7 @@ async def guests_on_node(
 
     Raises NetBoxError / httpx errors when either cannot be read: the caller falls back.
     """
-    netbox = _netbox_endpoint(sessions, f"finding the guests of node {node!r}")
+    netbox = await _netbox_endpoint(sessions, f"finding the guests of node {node!r}")
     found: set[int] = set()
     params = {f"cf_{CF_ENDPOINT}": str(endpoint.id), f"cf_{CF_NODE}": node,
               "fields": "id,custom_fields", "limit": str(PAGE), "offset": "0"}  # fmt: skip
