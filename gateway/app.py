@@ -32,6 +32,7 @@ from gateway.routes import (
     proxmox,
     runs,
     schedules,
+    stage_streams,
     streams,
     websockets,
 )
@@ -55,7 +56,7 @@ def all_routes() -> list[BaseRoute]:
     return [
         *meta.routes, *docs.routes, *metrics.routes, *auth.routes, *netbox.routes,
         *proxmox.routes, *admin.routes, *runs.routes, *streams.routes, *websockets.routes,
-        *cache.routes, *events.routes, *schedules.routes,
+        *cache.routes, *events.routes, *schedules.routes, *stage_streams.routes,
     ]  # fmt: skip
 
 

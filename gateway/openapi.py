@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gateway import schemas as gw
 from gateway.auth import HEADER, PUBLIC_PATHS
+from gateway.routes.stage_streams import STAGE_STREAMS, VM_STAGE_STREAMS
 from shared import __version__
 from shared import schemas as shared_schemas
 from shared.db.models import RunStatus
@@ -103,6 +104,19 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/runs/{run_id}/events"): Operation("The run's events as SSE with id: lines; Last-Event-ID resumes", media=SSE,
                                                 query={"last_event_id": {"type": "string", "description": "as the Last-Event-ID header"}}),
 }
+
+
+#: Query parameters of the plugin's stage streams (its overwrite flags and sync modes are ignored).
+STAGE_QUERY = ENDPOINT_IDS
+OPERATIONS.update({
+    ("GET", path): Operation(f"The plugin's {sync_type} stage: start or join its run and stream it (plugin SSE framing)",
+                             media=SSE, query=STAGE_QUERY)
+    for path, sync_type in STAGE_STREAMS.items()
+})  # fmt: skip
+OPERATIONS.update({
+    ("GET", path): Operation(f"The plugin's {sync_type} stage for one NetBox VM: a targeted sync, streamed", media=SSE)
+    for path, sync_type in VM_STAGE_STREAMS.items()
+})  # fmt: skip
 
 
 def _model_list() -> list[type[BaseModel]]:

@@ -74,11 +74,13 @@ async def full_update_stream(request: Request) -> Response:
     desk: RunDesk = request.app.state.runs
     started = await desk.call(desk.start_run, endpoint_ids, stages)
     verb = "joined the running" if started.joined else "queued"
-    lead = plugin_frame("step", {
-        "step": "full-update", "status": "started", "run_id": started.run_id,
-        "message": f"{verb} full update {started.run_id}",
-    })  # fmt: skip
-    frames = _frames(request, started.run_id, None, plugin=True, lead=lead)
+    return plugin_stream(request, started.run_id, "full-update", f"{verb} full update {started.run_id}")
+
+
+def plugin_stream(request: Request, run_id: str, step: str, message: str) -> Response:
+    """A run's events in the plugin's framing, led by a ``step`` frame, until ``complete``."""
+    lead = plugin_frame("step", {"step": step, "status": "started", "run_id": run_id, "message": message})
+    frames = _frames(request, run_id, None, plugin=True, lead=lead)
     return sse_response(frames, request.app.state.settings.sse_keepalive_s)
 
 
