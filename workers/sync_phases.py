@@ -136,7 +136,8 @@ def _batches(rt: Runtime, run_id: str, endpoint_id: int, guests: list[GuestRef])
 def sync_batch(rt: Runtime, payload: SyncGuestsBatch) -> list[Outcome]:
     proxmox, _ = rt.proxmox(payload.endpoint_id)
     with rt.proxmox_slot(payload.endpoint_id):
-        reads = [read_guest(proxmox, ref) for ref in payload.guests]  # config + addresses, once (issue 5)
+        selection = select(payload.stages)
+        reads = [read_guest(proxmox, ref, addresses=selection.ips) for ref in payload.guests]  # once per run
         inputs = [GuestInput(r.ref, r.config, r.warning) for r in reads]
     # The batch already holds its Proxmox data: wait for NetBox rather than re-queue and
     # fetch it all again (bounded well under the actor's time limit).
@@ -145,9 +146,9 @@ def sync_batch(rt: Runtime, payload: SyncGuestsBatch) -> list[Outcome]:
         ctx = VmContext(payload.endpoint_id, payload.cluster_name, payload.netbox_cluster_id,
                         payload.device_ids, catalog(netbox), {})  # fmt: skip
         outcomes = sync_guests(netbox, inputs, ctx, rt.settings.sync_write_chunk)
-        if not select(payload.stages).details:
+        if not selection.details:
             return outcomes
-        return outcomes + sync_details(netbox, ctx, reads, outcomes, rt.settings.sync_write_chunk)
+        return outcomes + sync_details(netbox, ctx, reads, outcomes, rt.settings.sync_write_chunk, selection)
 
 
 def reconcile_endpoint(rt: Runtime, payload: Reconcile, step: Step) -> list[Outcome]:

@@ -17,15 +17,24 @@ from shared.sync.disks import sync_disks
 from shared.sync.guest_read import GuestRead
 from shared.sync.ip_sync import GuestIps, sync_ips
 from shared.sync.outcome import Outcome
+from shared.sync.stages import Selection, select
 from shared.sync.vlans import ensure_group, ensure_vlans
 from shared.sync.vm_interfaces import GuestNics, sync_interfaces
 from shared.sync.vm_state import VmContext
 
+#: Every part of the details stage (a targeted guest sync, a full run).
+EVERYTHING = select(None)
+
 
 def sync_details(
-    client: NetBoxClient, ctx: VmContext, reads: Sequence[GuestRead], vm_outcomes: Sequence[Outcome], chunk: int
-) -> list[Outcome]:
-    """Details of every guest read in full whose VM landed; the outcomes of what was written."""
+    client: NetBoxClient, ctx: VmContext, reads: Sequence[GuestRead], vm_outcomes: Sequence[Outcome], chunk: int,
+    parts: Selection = EVERYTHING,
+) -> list[Outcome]:  # fmt: skip
+    """Details of every guest read in full whose VM landed; the outcomes of what was written.
+
+    ``parts``: which of disks, interfaces (with MACs and VLANs) and IPs (which need the
+    interfaces they sit on) a run asked for; all by default.
+    """
     vm_ids = {o.vmid: (o.netbox_id, o.name) for o in vm_outcomes
               if o.kind == "virtual_machine" and o.netbox_id is not None and o.action != "failed"}  # fmt: skip
     full = [(r, *vm_ids[r.ref.vmid]) for r in reads if r.config is not None and r.ref.vmid in vm_ids]
@@ -33,16 +42,19 @@ def sync_details(
         return []
     managed = ctx.catalog.tag_ids[TAG_MANAGED]
     outcomes: list[Outcome] = []
-    vids = {v for r, *_ in full for nic in r.nics for v in ((nic.tag,) if nic.tag else ()) + nic.trunks}
-    vlan_ids: dict[int, int] = {}
-    if vids:
-        group = ensure_group(client, ctx.cluster_id, ctx.cluster_name, managed)
-        vlan_ids = ensure_vlans(client, group, vids, managed, outcomes)
-    nics = [GuestNics(vm_id, name, r.ref.vmid, r.nics) for r, vm_id, name in full]
-    ifaces, iface_ids = sync_interfaces(client, managed, chunk, nics, vlan_ids)
-    outcomes += ifaces.outcomes
-    disks = [(vm_id, name, r.ref.vmid, r.disks) for r, vm_id, name in full]
-    outcomes += sync_disks(client, managed, chunk, disks).outcomes
-    ips = [GuestIps(vm_id, name, r.ref.vmid, r.addresses) for r, vm_id, name in full]
-    outcomes += sync_ips(client, managed, chunk, ips, iface_ids).outcomes
+    if parts.interfaces or parts.ips:  # IPs sit on the interfaces
+        vids = {v for r, *_ in full for nic in r.nics for v in ((nic.tag,) if nic.tag else ()) + nic.trunks}
+        vlan_ids: dict[int, int] = {}
+        if vids:
+            group = ensure_group(client, ctx.cluster_id, ctx.cluster_name, managed)
+            vlan_ids = ensure_vlans(client, group, vids, managed, outcomes)
+        nics = [GuestNics(vm_id, name, r.ref.vmid, r.nics) for r, vm_id, name in full]
+        ifaces, iface_ids = sync_interfaces(client, managed, chunk, nics, vlan_ids)
+        outcomes += ifaces.outcomes
+    if parts.disks:
+        disks = [(vm_id, name, r.ref.vmid, r.disks) for r, vm_id, name in full]
+        outcomes += sync_disks(client, managed, chunk, disks).outcomes
+    if parts.ips:
+        ips = [GuestIps(vm_id, name, r.ref.vmid, r.addresses) for r, vm_id, name in full]
+        outcomes += sync_ips(client, managed, chunk, ips, iface_ids).outcomes
     return outcomes

@@ -37,7 +37,8 @@ class GuestRead(Frozen):
     address_note: str | None = None
 
 
-def read_guest(client: ProxmoxClient, ref: GuestRef) -> GuestRead:
+def read_guest(client: ProxmoxClient, ref: GuestRef, addresses: bool = True) -> GuestRead:
+    """The guest's config, and its addresses when ``addresses`` (the only agent call)."""
     try:
         raw = client.get(f"nodes/{ref.node}/{ref.type}/{ref.vmid}/config")
     except ProxmoxError as exc:
@@ -45,7 +46,12 @@ def read_guest(client: ProxmoxClient, ref: GuestRef) -> GuestRead:
     if not isinstance(raw, dict):
         return GuestRead(ref=ref, warning="config answer is not an object, synced from the resource list")
     nics = parse_nics(ref.type, raw)
-    runtime, note = _runtime(client, ref, raw) if nics else ({}, None)
+    runtime: dict[str, list[str]] | None = {}
+    note: str | None = None
+    if nics and addresses:
+        runtime, note = _runtime(client, ref, raw)
+    elif nics:  # a run without the IP stage: no agent call (its answer would go unused)
+        runtime, note = None, "addresses not asked for"
     return GuestRead(ref=ref, config=parse_guest_config(ref.type, raw), nics=nics, disks=parse_disks(raw),
                      addresses=guest_addresses(ref.type, nics, runtime), address_note=note)  # fmt: skip
 

@@ -10,7 +10,10 @@ resolved once into :class:`Selection`, which the engine consults:
 - ``node-network``: the nodes' interfaces, bonds, bridges, VLANs and addresses;
 - ``guests``: one VM per guest, and retiring the VMs whose guest is gone;
 - ``details``: each guest's interfaces, MACs, VLANs, addresses and disks (needs
-  ``guests``, which it implies).
+  ``guests``, which it implies), in three parts the plugin asks for one at a time:
+  ``disks`` (``vm-disks``), ``interfaces`` with their MACs and VLANs
+  (``vm-interfaces``), and ``ips`` (``ip-addresses``, with the interfaces they sit on).
+  Only a run with ``ips`` asks the guest agents for addresses.
 
 Stages the plugin knows that proxbox-mq does not write yet (backups, snapshots,
 storage, ...) are accepted, reported, and select nothing.
@@ -23,20 +26,25 @@ from dataclasses import dataclass
 
 from shared.errors import ValidationFailed
 
-NODES, NODE_NETWORK, GUESTS, DETAILS = "nodes", "node-network", "guests", "details"
+NODES, NODE_NETWORK, GUESTS = "nodes", "node-network", "guests"
+DISKS, INTERFACES, IPS = "disks", "interfaces", "ips"
+DETAILS = frozenset({DISKS, INTERFACES, IPS})
 #: Every name a user may send, and the stages of ours it selects.
 STAGE_NAMES: dict[str, frozenset[str]] = {
-    "all": frozenset({NODES, NODE_NETWORK, GUESTS, DETAILS}),
+    "all": frozenset({NODES, NODE_NETWORK, GUESTS}) | DETAILS,
     NODES: frozenset({NODES}),
     "devices": frozenset({NODES}),
     NODE_NETWORK: frozenset({NODES, NODE_NETWORK}),
     "network-interfaces": frozenset({NODES, NODE_NETWORK}),
     GUESTS: frozenset({NODES, GUESTS}),
     "virtual-machines": frozenset({NODES, GUESTS}),
-    DETAILS: frozenset({NODES, GUESTS, DETAILS}),
-    "vm-interfaces": frozenset({NODES, GUESTS, DETAILS}),
-    "ip-addresses": frozenset({NODES, GUESTS, DETAILS}),
-    "vm-disks": frozenset({NODES, GUESTS, DETAILS}),
+    "details": frozenset({NODES, GUESTS}) | DETAILS,
+    DISKS: frozenset({NODES, GUESTS, DISKS}),
+    "vm-disks": frozenset({NODES, GUESTS, DISKS}),
+    INTERFACES: frozenset({NODES, GUESTS, INTERFACES}),
+    "vm-interfaces": frozenset({NODES, GUESTS, INTERFACES}),
+    IPS: frozenset({NODES, GUESTS, INTERFACES, IPS}),
+    "ip-addresses": frozenset({NODES, GUESTS, INTERFACES, IPS}),
 }
 #: The plugin's stages that proxbox-mq does not write yet: accepted, they select nothing.
 NOT_SYNCED = frozenset({
@@ -61,7 +69,20 @@ class Selection:
 
     @property
     def details(self) -> bool:
-        return DETAILS in self.stages
+        """Any part of the details stage."""
+        return bool(DETAILS & self.stages)
+
+    @property
+    def disks(self) -> bool:
+        return DISKS in self.stages
+
+    @property
+    def interfaces(self) -> bool:
+        return INTERFACES in self.stages
+
+    @property
+    def ips(self) -> bool:
+        return IPS in self.stages
 
 
 def check_stage_names(names: Iterable[str]) -> list[str]:

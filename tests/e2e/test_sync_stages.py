@@ -49,6 +49,15 @@ def test_each_stage_writes_its_part_and_a_later_full_run_completes_the_rest(
         assert len(netbox_vms(nb)) == len(sim.guests())  # templates too, as offline VMs
         assert count(nb, "/virtualization/interfaces/") == 0
         assert count(nb, "/virtualization/virtual-disks/") == 0
+        assert sim.request_count("/nodes/*/agent/*", "GET") == 0  # no addresses asked for
+
+        # When a run asks for the plugin's vm-disks stage
+        disks_only = wait_run(settings, start_run(settings, stages=["vm-disks"]), worker)
+        # Then disks appear, still without interfaces, and no guest agent was asked for addresses
+        assert disks_only.status == RunStatus.SUCCEEDED, disks_only.error_summary
+        assert count(nb, "/virtualization/virtual-disks/") > 0
+        assert count(nb, "/virtualization/interfaces/") == 0
+        assert sim.request_count("/nodes/*/agent/*", "GET") == 0
 
         # When a run asks for everything
         full = wait_run(settings, start_run(settings), worker)
@@ -57,3 +66,4 @@ def test_each_stage_writes_its_part_and_a_later_full_run_completes_the_rest(
         assert count(nb, "/virtualization/interfaces/") > 0
         assert count(nb, "/virtualization/virtual-disks/") > 0
         assert count(nb, "/dcim/interfaces/") > 0
+        assert sim.request_count("/nodes/*/agent/*", "GET") > 0  # addresses asked for at last

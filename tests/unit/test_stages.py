@@ -14,23 +14,25 @@ def test_no_stages_means_everything() -> None:
 
 
 @pytest.mark.parametrize(
-    ("names", "node_network", "guests", "details"),
+    ("names", "selected"),
     [
-        (["devices"], False, False, False),
-        (["nodes"], False, False, False),
-        (["network-interfaces"], True, False, False),
-        (["virtual-machines"], False, True, False),
-        (["guests"], False, True, False),
-        (["vm-disks"], False, True, True),  # details need the VMs they hang on
-        (["ip-addresses", "devices"], False, True, True),
-        (["all"], True, True, True),
+        (["devices"], ""),
+        (["nodes"], ""),
+        (["network-interfaces"], "node_network"),
+        (["virtual-machines"], "guests"),
+        (["guests"], "guests"),
+        (["vm-disks"], "guests disks"),  # details need the VMs they hang on
+        (["vm-interfaces"], "guests interfaces"),
+        (["ip-addresses", "devices"], "guests interfaces ips"),  # IPs sit on interfaces
+        (["details"], "guests disks interfaces ips"),
+        (["all"], "node_network guests disks interfaces ips"),
     ],
 )
-def test_a_stage_selects_its_part_and_what_it_needs(
-    names: list[str], node_network: bool, guests: bool, details: bool
-) -> None:
+def test_a_stage_selects_its_part_and_what_it_needs(names: list[str], selected: str) -> None:
     chosen = select(names)
-    assert (chosen.node_network, chosen.guests, chosen.details) == (node_network, guests, details)
+    parts = ("node_network", "guests", "disks", "interfaces", "ips")
+    assert {part for part in parts if getattr(chosen, part)} == set(selected.split())
+    assert chosen.details == bool({"disks", "interfaces", "ips"} & set(selected.split()))
     assert "nodes" in chosen.stages  # every part hangs on the cluster and its nodes
 
 
