@@ -40,11 +40,6 @@ async def read_model(request: Request, model: type[M], *, empty_ok: bool = False
     return model.model_validate_json(body)
 
 
-def read_query(request: Request, model: type[M]) -> M:
-    """Validate the query string into ``model`` (one value per name); 422 naming the field."""
-    return model.model_validate(dict(request.query_params))
-
-
 def path_int(request: Request, name: str) -> int:
     raw = request.path_params[name]
     if isinstance(raw, int):

@@ -85,12 +85,10 @@ async def endpoint_of_cluster(
     netbox = await _netbox_endpoint(sessions, f"no Proxmox endpoint is named {cluster_name!r}; finding its cluster")
     page = await netbox_get(netbox, box, "virtualization/clusters/",
                             {"name": cluster_name, "fields": "id,name,custom_fields"})  # fmt: skip
-    found = [c for c in (page or {}).get("results", []) if _endpoint_id_of(c) is not None]
-    if not found:
+    ours = [i for cluster in (page or {}).get("results", []) if (i := _endpoint_id_of(cluster)) is not None]
+    if not ours:
         raise NotFound(f"no Proxmox endpoint serves a cluster named {cluster_name!r}")
-    endpoint_id = _endpoint_id_of(found[0])
-    assert endpoint_id is not None
-    return endpoint_id
+    return ours[0]
 
 
 async def guests_on_node(

@@ -119,10 +119,9 @@ class Poller(BackgroundLoop):
             resources = await pve.read("/cluster/resources", {"type": "vm"})
             guests = {int(e["vmid"]): e for e in resources if "vmid" in e and "node" in e}
             now = {str(vmid): fingerprint(entry) for vmid, entry in guests.items()}
-            key = self._keys.poll_snapshot(endpoint.id)
-            raw: dict[Any, Any] = await self._redis.hgetall(key)
+            raw: dict[Any, Any] = await self._redis.hgetall(self._keys.poll_snapshot(endpoint.id))
             before = {reply_text(k): reply_text(v) for k, v in raw.items()}
-            await self._store(key, before, now)
+            await self._store(endpoint.id, before, now)
             edited = await self._config_edits(pve, endpoint.id, guests) if self._budget else []
         if not before:
             return []
@@ -140,7 +139,7 @@ class Poller(BackgroundLoop):
     ) -> list[int]:
         """Guests (the next ``budget`` in turn) whose config digest moved since it was last read."""
         digests_key, cursor_key = self._keys.poll_digests(endpoint_id), self._keys.poll_cursor(endpoint_id)
-        cursor = int(reply_text(await self._redis.get(cursor_key) or b"0") or 0)
+        cursor = int(await self._redis.get(cursor_key) or 0)
         batch = next_in_turn(sorted(guests), cursor, self._budget)
         if not batch:
             return []
@@ -165,21 +164,16 @@ class Poller(BackgroundLoop):
             pipe.hset(digests_key, mapping=fresh)  # type: ignore[arg-type]
         pipe.set(cursor_key, batch[-1])
         await pipe.execute()
-        await self._forget_digests(digests_key, set(guests))
-        return [v for v, d in read.items() if d is not None and v in known and known[v] != d]
+        return [v for v, d in read.items() if d is not None and known.get(v, d) != d]
 
-    async def _forget_digests(self, key: str, present: set[int]) -> None:
-        """Drop digests of guests that no longer exist (a re-created vmid starts fresh)."""
-        stored = [reply_text(v) for v in await self._redis.hkeys(key)]
-        vanished = [v for v in stored if int(v) not in present]
-        if vanished:
-            await self._redis.hdel(key, *vanished)
-
-    async def _store(self, key: str, before: dict[str, str], now: dict[str, str]) -> None:
+    async def _store(self, endpoint_id: int, before: dict[str, str], now: dict[str, str]) -> None:
+        """This poll's fingerprints; a vanished guest's digest goes too (a re-created vmid starts fresh)."""
+        key = self._keys.poll_snapshot(endpoint_id)
         pipe = self._redis.pipeline(transaction=True)
         gone = [vmid for vmid in before if vmid not in now]
         if gone:
             pipe.hdel(key, *gone)
+            pipe.hdel(self._keys.poll_digests(endpoint_id), *gone)
         if now:
             pipe.hset(key, mapping=now)  # type: ignore[arg-type]
         await pipe.execute()

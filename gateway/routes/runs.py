@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.bodies import query_id_list, query_int, read_model, read_query
+from gateway.bodies import query_id_list, query_int, read_model
 from gateway.guest_lookup import GuestTarget, endpoint_of_cluster, guest_of_netbox_vm
 from gateway.run_desk import RunDesk
 from gateway.schemas import (
@@ -87,8 +87,7 @@ async def sync_guest(request: Request) -> Response:
 
 async def plugin_sync_guest(request: Request) -> Response:
     """The plugin's "Sync now": ``GET /sync/individual/vm?cluster_name&node&type&vmid`` (or as path)."""
-    query = read_query(request, PluginGuestQuery) if not request.path_params else \
-        PluginGuestQuery.model_validate(request.path_params)
+    query = PluginGuestQuery.model_validate({**request.query_params, **request.path_params})
     endpoint_ids = query_id_list(request, "proxmox_endpoint_ids")
     state = request.app.state
     if endpoint_ids and len(endpoint_ids) == 1:

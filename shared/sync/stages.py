@@ -29,22 +29,23 @@ from shared.errors import ValidationFailed
 NODES, NODE_NETWORK, GUESTS = "nodes", "node-network", "guests"
 DISKS, INTERFACES, IPS = "disks", "interfaces", "ips"
 DETAILS = frozenset({DISKS, INTERFACES, IPS})
-#: Every name a user may send, and the stages of ours it selects.
-STAGE_NAMES: dict[str, frozenset[str]] = {
+#: Our stage names (and the groups ``details`` and ``all``) -> the stages each selects.
+OUR_STAGES: dict[str, frozenset[str]] = {
     "all": frozenset({NODES, NODE_NETWORK, GUESTS}) | DETAILS,
     NODES: frozenset({NODES}),
-    "devices": frozenset({NODES}),
     NODE_NETWORK: frozenset({NODES, NODE_NETWORK}),
-    "network-interfaces": frozenset({NODES, NODE_NETWORK}),
     GUESTS: frozenset({NODES, GUESTS}),
-    "virtual-machines": frozenset({NODES, GUESTS}),
     "details": frozenset({NODES, GUESTS}) | DETAILS,
     DISKS: frozenset({NODES, GUESTS, DISKS}),
-    "vm-disks": frozenset({NODES, GUESTS, DISKS}),
     INTERFACES: frozenset({NODES, GUESTS, INTERFACES}),
-    "vm-interfaces": frozenset({NODES, GUESTS, INTERFACES}),
     IPS: frozenset({NODES, GUESTS, INTERFACES, IPS}),
-    "ip-addresses": frozenset({NODES, GUESTS, INTERFACES, IPS}),
+}
+#: The plugin's ``sync_types`` that name one of ours.
+PLUGIN_ALIASES = {"devices": NODES, "network-interfaces": NODE_NETWORK, "virtual-machines": GUESTS,
+                  "vm-disks": DISKS, "vm-interfaces": INTERFACES, "ip-addresses": IPS}  # fmt: skip
+#: Every name a user may send, and the stages of ours it selects.
+STAGE_NAMES: dict[str, frozenset[str]] = {
+    **OUR_STAGES, **{alias: OUR_STAGES[ours] for alias, ours in PLUGIN_ALIASES.items()}
 }
 #: The plugin's stages that proxbox-mq does not write yet: accepted, they select nothing.
 NOT_SYNCED = frozenset({
