@@ -30,9 +30,9 @@ from bench.first_sync import bench_settings, timed_run
 from shared.crypto import SecretBox
 from shared.db.engine import build_engine, build_sessionmaker
 from shared.db.models import ProxmoxEndpoint
-from tests.conftest import delete_queues, delete_redis_keys, settings_env
+from tests.conftest import delete_queues, delete_redis_keys
 from tests.e2e.sync_support import add_netbox_endpoint, add_proxmox_endpoint, worker_process
-from tests.integration.test_cli import free_port
+from tests.integration.gateway_support import spawn_gateway, wait_serving
 from tests.netbox_testbed.settings import TestbedSettings
 from tests.netbox_testbed.testbed import reset, up
 from tests.pvesim.server import Simulator
@@ -63,18 +63,10 @@ def sample(sim: Any, nb: httpx.Client, vmid: int, timeout: float = 120) -> float
 
 
 def start_gateway(settings: Any, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
     log = open(tmp / "gateway.log", "wb")  # lives as long as the process
-    process = subprocess.Popen([sys.executable, "-m", "shared.cli", "gateway", "--port", str(port)],
-                               env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{url}/version", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("gateway did not start")
+    process, url = spawn_gateway(settings, log)
+    wait_serving(url)
+    return process, url
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -17,29 +15,15 @@ from shared.db.models import Schedule, SyncRun
 from shared.keys import Keys
 from shared.redis_client import sync_client
 from shared.settings import Settings
-from tests.conftest import settings_env
-from tests.integration.test_cli import free_port
+from tests.integration.gateway_support import spawn_gateway, wait_serving
 
 
 def start_gateways(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
-    processes = []
-    for _ in range(count):
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "gateway", "--port", str(port)],
-            env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        process.port = port  # type: ignore[attr-defined]
-        processes.append(process)
-    for process in processes:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{process.port}/version", timeout=2)  # type: ignore[attr-defined]
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-    return processes
+    spawned = [spawn_gateway(settings) for _ in range(count)]  # all start at once, then wait
+    for process, url in spawned:
+        wait_serving(url)
+        process.port = int(url.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+    return [process for process, _ in spawned]
 
 
 @pytest.fixture

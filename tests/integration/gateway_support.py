@@ -1,12 +1,17 @@
-"""Helpers of the gateway suites: an authenticated client, a live uvicorn server, fake runs."""
+"""Helpers of the gateway suites: an authenticated client, a live uvicorn server (in this
+process or as a ``proxbox-mq gateway`` process), fake runs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import IO
 
 import httpx
 import uvicorn
@@ -15,6 +20,8 @@ from shared.events import Complete, Event, Item, ItemProgress, Publisher, Step
 from shared.keys import Keys
 from shared.redis_client import sync_client
 from shared.settings import Settings
+from tests.conftest import settings_env
+from tests.integration.test_cli import free_port
 
 FIRST_KEY = "k" * 8 + uuid.uuid4().hex + uuid.uuid4().hex  # 72 characters, like the plugin's 64+
 
@@ -25,6 +32,26 @@ async def bootstrap(client: httpx.AsyncClient, key: str = FIRST_KEY) -> str:
     assert response.status_code == 201, response.text
     client.headers["X-Proxbox-API-Key"] = key
     return key
+
+
+def spawn_gateway(settings: Settings, log: IO[bytes] | int = subprocess.DEVNULL) -> tuple[subprocess.Popen[bytes], str]:
+    """A ``proxbox-mq gateway`` process on a free port, and its URL (not yet waited for)."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "shared.cli", "gateway", "--port", str(port)],
+                               env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_serving(url: str, timeout: float = 60) -> None:
+    """Return once ``url`` answers ``/version``; RuntimeError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/version", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the gateway at {url} did not start within {timeout} s")
 
 
 @contextlib.asynccontextmanager

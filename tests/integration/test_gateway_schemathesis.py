@@ -19,9 +19,6 @@ endpoint configured) is missing, not a crash.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,9 +29,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from shared.settings import Settings, load_settings
-from tests.conftest import settings_env
-from tests.integration.gateway_support import FIRST_KEY
-from tests.integration.test_cli import free_port
+from tests.integration.gateway_support import FIRST_KEY, spawn_gateway, wait_serving
 
 #: (method, path) never fuzzed: they call peers, or stream until a run ends.
 EXCLUDED = {
@@ -50,20 +45,10 @@ EXAMPLES_PER_OPERATION = 50
 def gateway(gateway_settings: Settings, tmp_path: Path) -> Iterator[str]:
     # Generated bad keys must not get the fuzzer throttled (429 for everything after).
     lenient = load_settings(**{**gateway_settings.model_dump(), "auth_max_failures": 1_000_000})
-    port = free_port()
     with open(tmp_path / "gateway.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "gateway", "--port", str(port)],
-            env=settings_env(lenient), stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+        process, url = spawn_gateway(lenient, log)
     try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/version", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_serving(url)
         first = httpx.post(f"{url}/auth/register-key", json={"api_key": FIRST_KEY, "label": "fuzz"})
         assert first.status_code == 201, first.text
         yield url
