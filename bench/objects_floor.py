@@ -47,33 +47,34 @@ def objects_floor(client: httpx.Client, counts: dict[str, Any]) -> dict[str, flo
     ).json()
     n_vm = max(1, created(counts, "virtual_machine"))
     seconds: dict[str, float] = {}
+
+    def timed(kind: str, path: str, bodies: list[dict[str, Any]]) -> list[int]:
+        mark = time.perf_counter()
+        ids = _post_all(client, path, bodies)
+        seconds[kind] = time.perf_counter() - mark
+        return ids
+
+    def on_interfaces(kind: str) -> range:
+        return range(created(counts, kind) if interfaces else 0)
+
     started = time.perf_counter()
-    vms = _post_all(client, "/virtualization/virtual-machines/", [
+    vms = timed("virtual_machine", "/virtualization/virtual-machines/", [
         {"name": f"floor2-{i:05d}", "cluster": cluster["id"], "status": "active", "vcpus": 2, "memory": 2048}
         for i in range(n_vm)])  # fmt: skip
-    seconds["virtual_machine"] = time.perf_counter() - started
-    mark = time.perf_counter()
-    interfaces = _post_all(client, "/virtualization/interfaces/", [
+    interfaces = timed("vm_interface", "/virtualization/interfaces/", [
         {"virtual_machine": vms[i % n_vm], "name": f"net{i // n_vm}"}
         for i in range(created(counts, "vm_interface"))])  # fmt: skip
-    seconds["vm_interface"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    macs = _post_all(client, "/dcim/mac-addresses/", [
+    macs = timed("mac_address", "/dcim/mac-addresses/", [
         {"mac_address": f"02:00:{i >> 24 & 255:02x}:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
          "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interfaces[i % len(interfaces)]}
-        for i in range(created(counts, "mac_address") if interfaces else 0)])  # fmt: skip
-    seconds["mac_address"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    ips = _post_all(client, "/ipam/ip-addresses/", [
+        for i in on_interfaces("mac_address")])  # fmt: skip
+    ips = timed("ip_address", "/ipam/ip-addresses/", [
         {"address": f"100.{64 + (i >> 16 & 63)}.{i >> 8 & 255}.{i & 255}/32",
          "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interfaces[i % len(interfaces)]}
-        for i in range(created(counts, "ip_address") if interfaces else 0)])  # fmt: skip
-    seconds["ip_address"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    _post_all(client, "/virtualization/virtual-disks/", [
+        for i in on_interfaces("ip_address")])  # fmt: skip
+    timed("virtual_disk", "/virtualization/virtual-disks/", [
         {"virtual_machine": vms[i % n_vm], "name": f"disk{i // n_vm}", "size": 10240}
         for i in range(created(counts, "virtual_disk"))])  # fmt: skip
-    seconds["virtual_disk"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
     _delete_all(client, "/ipam/ip-addresses/", ips)
     _delete_all(client, "/dcim/mac-addresses/", macs)
