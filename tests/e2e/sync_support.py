@@ -165,9 +165,14 @@ def netbox_vms(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
         query["offset"] += len(page["results"])
 
 
+def netbox_count(client: httpx.Client, path: str) -> int:
+    """How many objects a NetBox list holds (one light page)."""
+    return int(client.get(path, params={"limit": 1, "brief": 1}).json()["count"])
+
+
 def write_count(client: httpx.Client) -> int:
     """Rows in NetBox's change log: every create, update and delete leaves one."""
-    return int(client.get("/core/object-changes/", params={"limit": 1}).json()["count"])
+    return netbox_count(client, "/core/object-changes/")
 
 
 def run_events(settings: Settings, run_id: str) -> list[dict[str, Any]]:

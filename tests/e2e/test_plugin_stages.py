@@ -11,7 +11,7 @@ import pytest
 
 from shared.settings import Settings
 from tests.e2e.hook_support import served_estate
-from tests.e2e.sync_support import netbox_vms, worker_process
+from tests.e2e.sync_support import netbox_count, netbox_vms, worker_process
 from tests.integration.gateway_support import parse_sse
 
 pytestmark = [pytest.mark.netbox, pytest.mark.anyio]
@@ -51,15 +51,15 @@ async def test_the_plugins_stage_sequence_fills_netbox_stage_by_stage(
             devices = await stage(client, PLUGIN_STAGES[0], proxmox_endpoint_ids=endpoint)
             # Then the nodes are in NetBox, and no VM yet
             assert devices["ok"] is True, (devices, worker.log_tail())
-            assert nb.get("/dcim/devices/", params={"limit": 1}).json()["count"] == len(sim.cluster.nodes)
+            assert netbox_count(nb, "/dcim/devices/") == len(sim.cluster.nodes)
             assert netbox_vms(nb) == []
             # When it goes on through the rest of its stages
             completes = {path: await stage(client, path, proxmox_endpoint_ids=endpoint) for path in PLUGIN_STAGES[1:]}
             # Then every stage completed, and the VMs with their interfaces and disks are there
             assert all(c["ok"] is True for c in completes.values()), completes
             assert len(netbox_vms(nb)) == len(sim.guests())
-            assert nb.get("/virtualization/interfaces/", params={"limit": 1}).json()["count"] > 0
-            assert nb.get("/virtualization/virtual-disks/", params={"limit": 1}).json()["count"] > 0
+            assert netbox_count(nb, "/virtualization/interfaces/") > 0
+            assert netbox_count(nb, "/virtualization/virtual-disks/") > 0
             # And a per-VM stage streams a targeted sync of that one guest
             vm = netbox_vms(nb)[0]
             one = await stage(client, f"/virtualization/virtual-machines/{vm['id']}/virtual-disks/create/stream")
